@@ -65,6 +65,8 @@ def generate_with_budget(
             s["waits"] += 1
             s["done"] = c.finish_reason != "stop"
             s["error"] = c.finish_reason == "error"
+            if s["error"]:
+                s["c"] = c  # report the failing round, not the first one
     # Close the think block and force the answer.
     live = [s for s in states if not s["error"]]
     reqs = []
@@ -78,11 +80,12 @@ def generate_with_budget(
         s["used"] += c.completion_tokens
         s["lat"] += c.latency_s
         s["final"] = c.finish_reason
+        s["final_error"] = c.error
     result: list[list[Completion]] = [[] for _ in requests]
     for s in states:
         if s["error"]:
             result[s["req"]].append(s["c"])
             continue
         result[s["req"]].append(Completion(text=s["text"], finish_reason=s.get("final", "stop"), prompt_tokens=s["prompt"],
-                                           completion_tokens=s["used"], latency_s=s["lat"]))
+                                           completion_tokens=s["used"], latency_s=s["lat"], error=s.get("final_error")))
     return result

@@ -139,13 +139,16 @@ def register(
     *,
     help: str,
     presets: Callable[[str], dict[str, Any]] | None = None,
+    preset_flag: str = "preset",
     config_option: bool = True,
 ) -> None:
     """Add command ``name`` to typer ``app`` whose options are the fields of ``cls``.
 
-    Fields with ``metadata={"argument": True}`` become positional arguments; fields with
+    Fields with ``metadata={"argument": True}`` become positional arguments; ``aliases`` lists
+    extra flag names shown first (``--teacher`` for ``model``); fields with
     ``metadata={"cli": False}`` are YAML-only. With ``presets``, ``--preset NAME`` loads a YAML layer
-    below ``--config``.
+    below ``--config``; ``preset_flag`` renames that option (``--recipe``); when ``cls`` has a
+    (YAML-only) field of that name, the preset is recorded there and a ``--config`` file may name it.
     """
     import typer
 
@@ -159,6 +162,8 @@ def register(
             continue
         cli_fields.append(f.name)
         tp = _cli_type(hints[f.name])
+        if meta.get("argument") and typing.get_origin(_field_type(hints[f.name])) is list:
+            tp = list[str]  # a list argument takes any number of positional values (reasonflux report RUN...)
         helptext = meta.get("help", "")
         has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         if has_default:
@@ -174,15 +179,15 @@ def register(
             info = typer.Option(None, f"{flag}/--no-{f.name.replace('_', '-')}", help=helptext, show_default=False)
         else:
             short = meta.get("short")
-            decls = [flag] + ([short] if short else [])
+            decls = list(meta.get("aliases", ())) + [flag] + ([short] if short else [])
             info = typer.Option(None, *decls, help=helptext, show_default=False)
         ann = typing.Optional[tp]
         annotations[f.name] = ann
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=ann))
     if presets is not None:
-        annotations["preset"] = typing.Optional[str]
-        params.append(inspect.Parameter("preset", inspect.Parameter.KEYWORD_ONLY,
-                                        default=typer.Option(None, help="named protocol preset (YAML shipped with reasonflux)"),
+        annotations[preset_flag] = typing.Optional[str]
+        params.append(inspect.Parameter(preset_flag, inspect.Parameter.KEYWORD_ONLY,
+                                        default=typer.Option(None, help=f"named {preset_flag} (YAML shipped with reasonflux)"),
                                         annotation=typing.Optional[str]))
     if config_option:
         annotations["config"] = typing.Optional[str]
@@ -195,12 +200,15 @@ def register(
 
         def build_and_run() -> Any:
             layers: list[dict[str, Any]] = []
-            preset = kwargs.pop("preset", None)
+            preset = kwargs.pop(preset_flag, None) if presets is not None else None
             cfg_path = kwargs.pop("config", None)
+            file_layer = load_yaml(cfg_path) if cfg_path else None
+            if presets is not None and not preset and file_layer and preset_flag in hints:  # a field records it
+                preset = file_layer.get(preset_flag)
             if preset:
                 layers.append(presets(preset))  # type: ignore[misc]
-            if cfg_path:
-                layers.append(load_yaml(cfg_path))
+            if file_layer is not None:
+                layers.append(file_layer)
             layers.append({k: v for k, v in kwargs.items() if v is not None})
             cfg = resolve(cls, *layers, source=cfg_path or "config")
             return run(cfg)

@@ -1,7 +1,147 @@
-"""`reasonflux evaluate` (to be written)."""
+"""``reasonflux eval``, ``rescore``, ``report`` and ``compare``: benchmark runs and their tables.
+
+    reasonflux eval --model smollm2 --preset quick --benchmarks math500 --limit 5 --out runs/demo
+    reasonflux eval --model Gen-Verse/ReasonFlux-F1 --backend vllm --preset reasonflux-f1 --out runs/f1
+    reasonflux rescore runs/demo          # regrade samples.jsonl, no generation
+    reasonflux report runs/demo runs/f1   # the seed's table: benchmarks as columns, runs as rows
+    reasonflux compare runs/demo runs/f1  # problems whose verdict differs
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from reasonflux.config import register as register_command
+from reasonflux.evals.runner import EvalConfig
+
+
+@dataclass
+class RescoreConfig:
+    run: str = field(default="", metadata={"help": "run directory", "argument": True})
+    workers: int = field(default=2, metadata={"help": "grading processes"})
+    timeout: float = field(default=5.0, metadata={"help": "seconds per answer before it counts as a grading timeout"})
+    quiet: bool = field(default=False, metadata={"help": "no table"})
+
+
+@dataclass
+class ReportConfig:
+    runs: list[str] = field(default_factory=list, metadata={"help": "run directories", "argument": True})
+    all_reported: bool = field(default=False, metadata={"help": "also list every reported reference row"})
+    markdown: bool = field(default=False, metadata={"help": "print a Markdown table"})
+    json: bool = field(default=False, metadata={"help": "print the table as JSON"})
+
+
+@dataclass
+class CompareConfig:
+    run_a: str = field(default="", metadata={"help": "first run directory", "argument": True})
+    run_b: str = field(default="", metadata={"help": "second run directory", "argument": True})
+    json: bool = field(default=False, metadata={"help": "print one JSON object per differing problem"})
+
+
+def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, show_lines=False)
+    for i, h in enumerate(header):
+        t.add_column(h, justify="left" if i == 0 else "right")
+    for r in rows:
+        t.add_row(*r)
+    Console(width=max(120, Console().width)).print(t)
+
+
+def eval_main(cfg: EvalConfig) -> dict[str, Any]:
+    from reasonflux.evals import store
+    from reasonflux.evals.report import SUMMARY_HEADER, summary_rows
+    from reasonflux.evals.runner import default_out, run
+
+    metrics = run(cfg)
+    out = cfg.out or default_out(cfg.model)
+    if not cfg.quiet:
+        _print_table(f"reasonflux eval: {cfg.name or out}", SUMMARY_HEADER, summary_rows(metrics))
+        print(f"wrote {out}/{store.SAMPLES}, {store.METRICS}, {store.REPORT_MD}, {store.REPORT_HTML}")
+    return metrics
+
+
+def rescore_main(cfg: RescoreConfig) -> dict[str, Any]:
+    """Regrade every sample of a run from its text (no generation) and rewrite metrics and reports."""
+    from reasonflux.errors import UserError
+    from reasonflux.evals import store
+    from reasonflux.evals.report import SUMMARY_HEADER, summary_rows
+    from reasonflux.evals.runner import finalize
+    from reasonflux.grading import grade_many
+
+    if not cfg.run:
+        raise UserError("rescore needs a run directory: reasonflux rescore runs/NAME")
+    run = store.load_run(cfg.run)
+    gold = {(p["benchmark"], p["id"]): (p["answer"], p.get("kind", "math")) for p in run.problems}
+    todo = [s for s in run.samples if (s["benchmark"], s["problem_id"]) in gold and s.get("finish_reason") != "error"]
+    items = [{"response": s.get("text") or "", "gold": gold[(s["benchmark"], s["problem_id"])][0],
+              "kind": gold[(s["benchmark"], s["problem_id"])][1], "prefilled": bool(s.get("prefilled"))} for s in todo]
+    changed = 0
+    with store.RunLock(run.path):
+        for s, v in zip(todo, grade_many(items, workers=cfg.workers, timeout=cfg.timeout)):
+            new = (v.extracted, bool(v.correct), v.reason)
+            if new != (s.get("extracted"), bool(s.get("correct")), s.get("reason")):
+                changed += 1
+            s["extracted"], s["correct"], s["reason"] = new
+        store.rewrite_samples(run.path / store.SAMPLES, run.samples)
+        metrics = finalize(run.path)
+    if not cfg.quiet:
+        _print_table(f"rescored {run.path} ({changed} of {len(todo)} verdicts changed)", SUMMARY_HEADER, summary_rows(metrics))
+    return metrics
+
+
+def report_main(cfg: ReportConfig) -> tuple[list[str], list[list[str]]]:
+    from reasonflux.errors import UserError
+    from reasonflux.evals import store
+    from reasonflux.evals.report import REPORTED_SOURCE, md_table, seed_table
+
+    if not cfg.runs:
+        raise UserError("report needs one or more run directories: reasonflux report runs/A runs/B")
+    runs = [store.load_run(r, need_metrics=True) for r in cfg.runs]
+    header, rows = seed_table(runs, all_reported=cfg.all_reported)
+    if cfg.json:
+        print(json.dumps([dict(zip(header, r)) for r in rows], ensure_ascii=False, indent=2))
+    elif cfg.markdown:
+        print(md_table(header, rows))
+        print(f"\navg@n % ± standard error (pass@1 as the mean over samples); * = run incomplete. Reported: {REPORTED_SOURCE}.")
+    else:
+        _print_table("pass@1 (avg@n %)", header, rows)
+        print(f"± standard error over problems; * = run incomplete. Reported rows: {REPORTED_SOURCE}.")
+    return header, rows
+
+
+def compare_main(cfg: CompareConfig) -> list[dict[str, Any]]:
+    from reasonflux.errors import UserError
+    from reasonflux.evals import store
+    from reasonflux.evals.report import TITLES, compare_runs
+
+    if not cfg.run_a or not cfg.run_b:
+        raise UserError("compare needs two run directories: reasonflux compare runs/A runs/B")
+    a, b = store.load_run(cfg.run_a), store.load_run(cfg.run_b)
+    diffs = compare_runs(a, b)
+    if cfg.json:
+        for d in diffs:
+            sys.stdout.write(json.dumps(d, ensure_ascii=False) + "\n")
+        return diffs
+    rows = [[TITLES.get(d["benchmark"], d["benchmark"]), d["problem_id"], str(d["gold"]),
+             f"{d['a']:.2f} ({d['a_answer']})", f"{d['b']:.2f} ({d['b_answer']})"] for d in diffs]
+    _print_table(f"{len(diffs)} problems with different verdicts: A = {a.label}, B = {b.label}",
+                 ["benchmark", "problem", "gold", "A correct (answer)", "B correct (answer)"], rows)
+    better_a = sum(d["a"] > d["b"] for d in diffs)
+    print(f"A better on {better_a}, B better on {len(diffs) - better_a} (fraction of correct samples per problem; answer of sample 0)")
+    return diffs
+
 
 def register(app) -> None:  # noqa: ANN001
-    """Add this module's command(s) to the typer app."""
+    from reasonflux.evals import load_preset
+
+    register_command(app, "eval", EvalConfig, eval_main, presets=load_preset,
+                     help="Evaluate a model on AIME24/AIME25/MATH500/GPQA-Diamond; resumable (rerun to continue).")
+    register_command(app, "rescore", RescoreConfig, rescore_main, help="Regrade a run's samples without generating.")
+    register_command(app, "report", ReportConfig, report_main, help="The seed-style table of one or more runs.")
+    register_command(app, "compare", CompareConfig, compare_main, help="Problems whose verdict differs between two runs.")

@@ -72,16 +72,26 @@ def main(cfg: SolveConfig) -> list[dict]:
                   max_tokens=cfg.max_tokens, seed=cfg.seed, prefill=THINK_PREFILL if cfg.think else "")
     backend = from_config(cfg)
     try:
+        prefilled = cfg.think or _prompt_opens_think(backend, req)
         comps = generate_with_budget(backend, [req], max_thinking_tokens=cfg.max_thinking_tokens, num_wait=cfg.wait)[0]
     finally:
         backend.close()
-    results = [result_dict(c, prefilled=cfg.think) for c in comps]
+    results = [result_dict(c, prefilled=prefilled) for c in comps]
     if cfg.json:
         for r in results:
             sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
     else:
         _print_human(results)
     return results
+
+
+def _prompt_opens_think(backend, req) -> bool:  # noqa: ANN001
+    """True when the rendered prompt already opens the reasoning (R1-distill templates end with
+    ``<think>\\n``): the output then starts inside it and a missing ``</think>`` means truncated."""
+    from reasonflux.chat import THINK_OPEN
+
+    prompt_text = getattr(backend, "prompt_text", None)  # hf and vllm render prompts themselves
+    return prompt_text is not None and prompt_text(req).rstrip().endswith(THINK_OPEN)
 
 
 def _print_human(results: list[dict]) -> None:

@@ -1,0 +1,821 @@
+"""Math answer equivalence: our normalisation and structure layers on top of math-verify/sympy.
+
+Two entry points with the same policy:
+
+* :func:`quick_equal` decides the cheap cases (same normalised string, plain numbers, text, letters,
+  base numerals, and structures made of them) with no sympy import; it returns None when only
+  sympy can tell.
+* :func:`math_equal` decides everything: the quick layer first, then leaves go to sympy through
+  latex2sympy (the parser math-verify uses) and math-verify's comparison, behind our own guards.
+
+Policies (docs/grading.md has one example per rule; all are symmetric in gold/prediction):
+
+* formatting is ignored: ``$``/``\\(``/``\\boxed``, ``\\left``/``\\right``, spacing commands,
+  ``\\dfrac``/``\\tfrac`` -> ``\\frac``, ``\\frac12`` -> ``\\frac{1}{2}``, ``\\sqrt3``, thousands separators
+  (``11,\\!111``, ``11{,}111``, ``58,500``), a leading ``+``, trailing punctuation;
+* stripped by explicit rule: degree signs (``30^\\circ`` = ``30``), ``\\%`` (``10\\%`` = ``10``; never
+  ``0.1``), ``\\$``, a trailing ``\\text{...}`` unit after a number, and trailing unit words from
+  UNIT_WORDS (``125 miles``); no unit conversion ever;
+* integers compare by value (``023`` = ``23``, ``5`` != ``500``, ``50`` != ``0.5``); decimals and
+  fractions by exact value (``10.0`` = ``10``, ``0.5`` = ``\\frac12``); two decimals must be equal
+  (``3.14159`` != ``3.1416``); a decimal equals an exact non-terminating value only when it is that
+  value correctly rounded with at least MIN_DECIMAL_SIG_DIGITS significant digits
+  (``0.33333`` = ``\\frac13``, ``0.333`` != ``\\frac13``);
+* mixed numbers: ``1\\frac{4}{5}`` = ``\\frac95``; scientific notation by value
+  (``6.72\\times10^{-5}`` = ``0.0000672``);
+* ``x=3`` = ``3`` when the left side is a name (``x``, ``a_3``, ``f(x)``, ``|AB|``, ``(x,y)``); a chain
+  ``x = 5+5+1 = 11`` gives its last value; ``\\frac13 \\approx 0.33`` gives the exact value; two
+  assignments to different names differ;
+* bare lists and ``\\{...\\}`` sets are unordered (``1, -2`` = ``-2, 1``); tuples are ordered
+  (``(1,2)`` != ``(2,1)``); a bare list against a tuple compares in order; a set never equals a
+  tuple; ``a \\pm b`` is the list ``a+b, a-b``;
+* intervals need the same brackets (``[2,5)`` != ``(2,5]``); unions compare part by part;
+  an inequality equals the interval it describes (``x \\ge 5`` = ``[5,\\infty)``);
+* matrices compare entry by entry (``pmatrix`` = ``bmatrix``); a column vector equals the tuple of
+  its entries;
+* text answers compare case- and space-insensitively (``\\text{Navin}`` = ``navin``); a choice
+  letter ``\\text{(C)}`` = ``C``;
+* base numerals keep their base: ``52_8`` = ``52_{8}`` = ``52``, but ``52_8`` != ``42``;
+* everything else goes to sympy: constants by value at 50 digits (``\\frac{\\sqrt3}{3}`` =
+  ``\\frac{1}{\\sqrt3}``), expressions with variables by math-verify's symbolic check confirmed at
+  random points, equations and inequalities by math-verify's relational check.
+
+    python -c "from reasonflux.grading import is_equivalent as e; print(e('\\\\frac12', '0.5'), e('5', '500'))"
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+from fractions import Fraction
+from typing import Callable, Optional
+
+MIN_DECIMAL_SIG_DIGITS = 5  # a decimal stands for an exact irrational/repeating value only this precise
+MAX_SCI_EXPONENT = 400  # 1e400 parses as a number; larger exponents go to sympy (with a timeout)
+MAX_NUMBER_DIGITS = 4000  # Python refuses longer int strings anyway
+MAX_LIST_ITEMS = 64  # unordered matching is quadratic
+QUICK_MAX_CHARS = 400  # the quick layer only looks at answers this short (the rest go to workers)
+MAX_SYMPY_CHARS = 4000  # longer answers are not parsed at all (not equal)
+NUMERIC_DIGITS = 50  # constants are compared at this many digits
+EXACT_REL_TOL = 1e-30  # two exact constants closer than this (relative) are the same number
+FLOAT_REL_TOL = 1e-9  # ... when one of them was written with a decimal point inside an expression
+RANDOM_POINTS = 3  # symbolic equality is confirmed at this many random points
+UNIT_WORDS = (
+    "cm", "mm", "km", "meters", "meter", "metres", "metre", "inches", "inch", "feet", "foot", "ft",
+    "yards", "yard", "miles", "mile", "mph", "units", "unit", "degrees", "degree", "dollars",
+    "dollar", "cents", "cent", "hours", "hour", "hrs", "hr", "minutes", "minute", "mins", "min",
+    "seconds", "second", "secs", "sec", "days", "day", "weeks", "week", "months", "month", "years",
+    "year", "kg", "grams", "gram", "pounds", "pound", "lbs", "lb", "ounces", "ounce", "oz", "liters",
+    "liter", "litres", "litre", "ml", "gallons", "gallon", "people", "students", "ways", "points",
+    "square units", "sq units", "cubic units", "square feet", "square inches", "square meters",
+    "square centimeters", "square miles", "cubic feet", "cubic inches", "cubic centimeters",
+    "sq ft", "sq in", "sq m", "sq cm", "percentage", "percent", "pct", "radians", "coins", "cups", "pages", "books",
+)
+GREEK = ("alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "theta", "vartheta", "lambda",
+         "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "varphi", "chi", "psi", "omega", "Gamma",
+         "Delta", "Theta", "Lambda", "Sigma", "Phi", "Psi", "Omega")
+
+# ---------------------------------------------------------------------------------------------
+# normalisation (strings in, strings out)
+# ---------------------------------------------------------------------------------------------
+
+_DELIMS = [("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)")]
+_UNICODE = {"\u2212": "-", "\u2013": "-", "\u00d7": "\\times ", "\u00b7": "\\cdot ", "\u03c0": "\\pi ",
+            "\u221e": "\\infty ", "\u2264": "\\le ", "\u2265": "\\ge ", "\u2260": "\\ne ", "\u221a": "\\sqrt",
+            "\u00b0": "^\\circ", "\u2009": " ", "\u00a0": " ", "\u202f": " ", "\u2003": " ", "\u2002": " "}
+_SIZE_RE = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg|middle)(?![A-Za-z])\s*\.?")
+_SIZE_DOT_RE = re.compile(r"\\(?:left|right)\s*\.")
+_THOUSANDS_RES = [re.compile(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))"), re.compile(r"(?<=\d)\s*\{\s*,\s*\}\s*(?=\d{3}(?!\d))"),
+                  re.compile(r"(?<=\d)\\,(?=\d{3}(?!\d))"), re.compile(r"(?<=\d)\\!(?=\d)")]
+_SPACE_CMD_RE = re.compile(r"(?<!\\)\\(?:[,;:! ]|q?quad|enspace|thinspace|medspace|thickspace|negthinspace)|~|\\hspace\*?\{[^{}]*\}")
+_DROP_CMD_RE = re.compile(r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)(?![A-Za-z])")
+_FRAC_CMD_RE = re.compile(r"\\[dtc]frac(?![A-Za-z])")
+_TEXT_CMD_RE = re.compile(r"\\(?:textbf|textit|textrm|textnormal|textsf|texttt|mbox|mathrm|mathbf|mathit|mathsf|mathtt|text)\s*\{")
+_SINGLE_LETTER_TEXT_RE = re.compile(r"\\text\{\s*([A-Za-z])\s*\}")
+_DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])")
+_PERCENT_RE = re.compile(r"\\?%|\\text\{\s*percent\s*\}")
+_DOLLAR_RE = re.compile(r"\\\$|^\$(?=\s*[\d.\-])|(?<=\d)\s*[\u20ac\u00a3\u00a5]|^[\u20ac\u00a3\u00a5]\s*(?=\d)")
+_TRAILING_TEXT_UNIT_RE = re.compile(r"^(?P<head>.*?[\d}\)a-zA-Z])\s*\\text\{\s*[A-Za-z][A-Za-z .'/-]*\}(?:\s*\^\s*\{?\s*[23]\s*\}?)?$", re.S)
+_TRAILING_WORD_UNIT_RE = re.compile(
+    r"^(?P<head>.*?[\d}])\s*(?:" + "|".join(sorted((re.escape(u).replace("\\ ", r"\s+") for u in UNIT_WORDS), key=len, reverse=True))
+    + r")\.?(?:\s*\^\s*\{?\s*[23]\s*\}?)?$", re.S | re.I)
+_TEXT_NUMBER_RE = re.compile(r"\\text\{\s*([+-]?\d[\d.,]*)\s*\}")
+
+
+def _strip_outer(s: str) -> str:
+    """Remove math delimiters and a box wrapping the whole string (repeatedly)."""
+    from reasonflux.grading.extract import matching_braces
+
+    prev = None
+    while prev != s:
+        prev = s
+        s = s.strip()
+        for op, cl in _DELIMS:
+            if len(s) >= len(op) + len(cl) and s.startswith(op) and s.endswith(cl):
+                inner = s[len(op):len(s) - len(cl)]
+                if op == "$" and "$" in inner:
+                    continue
+                s = inner.strip()
+                break
+        m = re.match(r"\\(?:boxed|fbox)\s*\{", s)
+        if m and s.endswith("}") and matching_braces(s).get(m.end() - 1) == len(s) - 1:
+            s = s[m.end():-1]
+        s = re.sub(r"[\s.,;]+$", "", s) if not s.endswith("\\.") else s
+    return s
+
+
+def _fix_frac_sqrt(s: str) -> str:
+    s = _FRAC_CMD_RE.sub(r"\\frac", s)
+    s = re.sub(r"\\frac\s*(\d)\s*(\d)", r"\\frac{\1}{\2}", s)
+    s = re.sub(r"\\frac\s*(\d|\\[A-Za-z]+|[A-Za-z])\s*\{", r"\\frac{\1}{", s)
+    s = re.sub(r"\\frac\s*\{([^{}]*)\}\s*(\d|\\[A-Za-z]+|[A-Za-z])", r"\\frac{\1}{\2}", s)
+    s = re.sub(r"\\frac\s*(\d)\s*(\\[A-Za-z]+|[A-Za-z])", r"\\frac{\1}{\2}", s)
+    s = re.sub(r"\\sqrt\s*(\d|[A-Za-z](?![A-Za-z]))", r"\\sqrt{\1}", s)
+    return s
+
+
+def _strip_units(s: str) -> str:
+    for _ in range(2):
+        m = _TRAILING_TEXT_UNIT_RE.match(s) or _TRAILING_WORD_UNIT_RE.match(s)
+        if not m:
+            break
+        head = m.group("head").strip()
+        if not head or head.endswith(("+", "-", "=", "\\cdot", "\\times")):
+            break
+        s = head
+    return s
+
+
+@functools.lru_cache(maxsize=65536)
+def normalize(s: str) -> str:
+    """Canonical LaTeX for an answer (formatting, units, degrees, percent, money removed)."""
+    s = s.strip()
+    for a, b in _UNICODE.items():
+        if a in s:
+            s = s.replace(a, b)
+    s = re.sub(r"\n\s*\n", ", ", s.strip())  # blank lines separate the items of a list
+    s = s.replace("\n", " ").replace("\t", " ").replace("\r", " ")
+    if "\\begin" not in s:
+        s = re.sub(r"\\\\(?=[A-Za-z])", r"\\", s)  # "\\frac" from a doubly escaped string
+    s = _strip_outer(s)
+    s = _DOLLAR_RE.sub("", s)
+    s = re.sub(r"(?<=\d)\s*\$$", "", s)
+    s = re.sub(r"(?<!\\)\\$", "", s).strip()  # a stray trailing backslash
+    s = _DROP_CMD_RE.sub("", s)
+    s = _SIZE_DOT_RE.sub("", s)
+    s = _SIZE_RE.sub("", s)
+    for rx in _THOUSANDS_RES:
+        s = rx.sub("", s)
+    if re.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", s.strip()):
+        s = s.replace(",", "")
+    s = _SPACE_CMD_RE.sub(" ", s)
+    s = _TEXT_CMD_RE.sub(r"\\text{", s)
+    s = _TEXT_NUMBER_RE.sub(r"\1", s)
+    if not re.fullmatch(r"\\text\{\s*[A-Za-z]\s*\}", s.strip()):
+        s = _SINGLE_LETTER_TEXT_RE.sub(r"\1", s)  # \mathrm{e} inside a formula is the letter
+    s = _fix_frac_sqrt(s)
+    s = _DEGREE_RE.sub("", s)
+    s = _PERCENT_RE.sub("", s)
+    s = _DOLLAR_RE.sub("", s)
+    s = re.sub(r"\\infin(?![A-Za-z])|\\infinity", r"\\infty", s)
+    s = re.sub(r"\+\s*\\infty", r"\\infty", s)
+    s = re.sub(r"\\(?:neq|ne)(?![A-Za-z])|!=", r"\\neq ", s)
+    s = re.sub(r"\\(?:leq|leqslant|le)(?![A-Za-z])|<=", r"\\le ", s)
+    s = re.sub(r"\\(?:geq|geqslant|ge)(?![A-Za-z])|>=", r"\\ge ", s)
+    s = re.sub(r"\\lt(?![A-Za-z])", "<", s)
+    s = re.sub(r"\\gt(?![A-Za-z])", ">", s)
+    s = re.sub(r"\s+", " ", s).strip()
+    s = _strip_units(s)
+    s = _strip_outer(s)
+    s = re.sub(r"^\+\s*(?=[\d.\\])", "", s)
+    return s.strip()
+
+
+def canonical_key(s: str) -> str:
+    """A spacing-free key: two answers with the same key are the same answer."""
+    return re.sub(r"\s+", "", s)
+
+
+def text_key(s: str) -> str:
+    """Key for text answers: no \\text wrappers, braces, spaces or case; dots only inside numbers."""
+    s = re.sub(r"\\(?:text|mathrm|textbf|mbox)\s*\{", "", s)
+    s = re.sub(r"[{}\s~\"'`]|\\[ ,;!]", "", s)
+    s = re.sub(r"(?<!\d)\.|\.(?!\d)", "", s)
+    return s.lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# structure: lists, sets, tuples, intervals, unions, matrices, equations
+# ---------------------------------------------------------------------------------------------
+
+_OPEN = {"(": ")", "[": "]", "{": "}", "\\{": "\\}", "\\langle": "\\rangle", "\\lbrace": "\\rbrace"}
+_CLOSE = {")", "]", "}", "\\}", "\\rangle", "\\rbrace"}
+_TOKEN_RE = re.compile(r"\\[A-Za-z]+|\\.|.", re.S)
+
+
+def _tokens(s: str) -> list[tuple[int, str]]:
+    return [(m.start(), m.group()) for m in _TOKEN_RE.finditer(s)]
+
+
+def split_top(s: str, seps: tuple[str, ...]) -> list[str]:
+    """Split ``s`` at separators that sit outside every bracket (mismatched brackets allowed)."""
+    parts, depth, start = [], 0, 0
+    toks = _tokens(s)
+    i = 0
+    while i < len(toks):
+        pos, t = toks[i]
+        if t in _OPEN:
+            depth += 1
+        elif t in _CLOSE:
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            for sep in seps:
+                if s.startswith(sep, pos) and (not sep[-1].isalpha() or not s[pos + len(sep):pos + len(sep) + 1].isalpha()):
+                    parts.append(s[start:pos])
+                    start = pos + len(sep)
+                    while i + 1 < len(toks) and toks[i + 1][0] < start:
+                        i += 1
+                    break
+        i += 1
+    parts.append(s[start:])
+    return parts
+
+
+def _outer_group(s: str) -> tuple[str, str, str] | None:
+    """(open, inner, close) when one bracket pair spans the whole string."""
+    toks = _tokens(s)
+    if len(toks) < 2 or toks[0][1] not in _OPEN or toks[-1][1] not in _CLOSE:
+        return None
+    depth = 0
+    for k, (_, t) in enumerate(toks):
+        if t in _OPEN:
+            depth += 1
+        elif t in _CLOSE:
+            depth -= 1
+            if depth == 0 and k != len(toks) - 1:
+                return None
+    if depth != 0:
+        return None
+    open_t, close_t = toks[0][1], toks[-1][1]
+    return open_t, s[len(open_t):toks[-1][0]], close_t
+
+
+_GREEK_RE = "|".join(GREEK)
+_NAME = rf"(?:[A-Za-z]|\\(?:{_GREEK_RE}))(?:_\{{?[A-Za-z0-9,]+\}}?|_[A-Za-z0-9])?'*"
+_NAME_LIKE_RE = re.compile(
+    rf"^(?:{_NAME}"
+    rf"|{_NAME}\s*\(\s*[A-Za-z0-9,\s]*\)"  # f(x), P(2)
+    rf"|\|\s*[A-Za-z]{{1,4}}\s*\||[A-Z]{{2,4}}"  # |AB|, AB
+    rf"|(?:m\s*)?\\angle\s*[A-Z]{{1,3}}"  # \angle ABC
+    rf"|{_NAME}(?:\s*:\s*{_NAME})+"  # A:B, V_1:V_2
+    rf"|\\frac\{{[A-Z]{{1,3}}\}}\{{[A-Z]{{1,3}}\}}"  # \frac{NO}{BO}
+    rf"|\(\s*{_NAME}(?:\s*,\s*{_NAME})+\s*\)"  # (x, y)
+    rf")$"
+)
+_REL_RE = re.compile(r"\\le |\\ge |\\neq |<|>|\\leq|\\geq")
+_LETTER_RE = re.compile(r"^(?:\\text\{\s*)?\(\s*([A-E])\s*\)(?:\s*\})?$|^\\text\{\s*([A-E])\s*\}$")
+_BASE_RE = re.compile(r"^([0-9A-Za-z]+)_\{?\(?(\d{1,2})\)?\}?$")
+_WORDS_RE = re.compile(r"^[A-Za-z]{3,}(?:[\s-]+[A-Za-z]+)*$")
+_MATRIX_RE = re.compile(r"^\\begin\{(?:[pbvBV]?matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{(?:[pbvBV]?matrix|smallmatrix|array)\}$", re.S)
+_CONNECTOR_RE = re.compile(r"\\text\{\s*(?:,?\s*and|,?\s*or|,)\s*\}|(?<![A-Za-z\\])(?:and|or)(?![A-Za-z])|;")
+
+
+class Node:
+    """A parsed answer: kind in num, base, letter, text, expr, rel, eq, list, set, tuple,
+    interval, union, matrix."""
+
+    __slots__ = ("kind", "raw", "value", "ulp", "items", "lo", "hi", "name")
+
+    def __init__(self, kind: str, raw: str, **kw) -> None:  # noqa: ANN003
+        self.kind, self.raw = kind, raw
+        self.value = kw.get("value")
+        self.ulp = kw.get("ulp")
+        self.items = kw.get("items", [])
+        self.lo, self.hi = kw.get("lo"), kw.get("hi")
+        self.name = kw.get("name")
+
+    def __repr__(self) -> str:
+        inner = self.items if self.items else self.value if self.value is not None else self.raw
+        return f"{self.kind}({inner!r})"
+
+
+def _sig_digits(digits: str) -> int:
+    d = digits.lstrip("0.")
+    return len(d.replace(".", ""))
+
+
+def parse_number(s: str) -> tuple[Fraction, Optional[Fraction], int] | None:
+    """(value, ulp, significant digits) for a plain number; ulp is None for exact forms."""
+    t = s.replace(" ", "")
+    if len(t) > MAX_NUMBER_DIGITS:
+        return None
+    m = re.fullmatch(r"([+-]?)(\d+)", t)
+    if m:
+        return Fraction(int(m.group(2))) * (-1 if m.group(1) == "-" else 1), None, 0
+    m = re.fullmatch(r"([+-]?)(\d*)\.(\d+)", t) or re.fullmatch(r"([+-]?)(\d+)\.(\d*)", t)
+    if m:
+        k = len(m.group(3))
+        v = Fraction(int(m.group(2) or "0") * 10 ** k + int(m.group(3) or "0"), 10 ** k)
+        return v * (-1 if m.group(1) == "-" else 1), Fraction(1, 10 ** k), _sig_digits(m.group(2) + "." + m.group(3))
+    m = (re.fullmatch(r"([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}", t) or re.fullmatch(r"([+-]?)(\d+)/(\d+)", t))
+    if m and int(m.group(3)) != 0:
+        return Fraction(int(m.group(2)), int(m.group(3))) * (-1 if m.group(1) == "-" else 1), None, 0
+    m = re.fullmatch(r"([+-]?)(\d+)\\frac\{(\d+)\}\{(\d+)\}", t)
+    if m and 0 < int(m.group(3)) < int(m.group(4)):
+        v = int(m.group(2)) + Fraction(int(m.group(3)), int(m.group(4)))
+        return v * (-1 if m.group(1) == "-" else 1), None, 0
+    m = (re.fullmatch(r"([+-]?)(\d+)(?:\.(\d+))?(?:\\times|\\cdot|\*|x)10\^\{?([+-]?\d+)\}?", t)
+         or re.fullmatch(r"([+-]?)(\d+)(?:\.(\d+))?[eE]([+-]?\d+)", t))
+    if m and abs(int(m.group(4))) <= MAX_SCI_EXPONENT:
+        frac = m.group(3) or ""
+        mant = Fraction(int(m.group(2) + frac), 10 ** len(frac))
+        e = int(m.group(4))
+        v = mant * Fraction(10) ** e * (-1 if m.group(1) == "-" else 1)
+        ulp = Fraction(10) ** (e - len(frac)) if frac else None
+        return v, ulp, _sig_digits(m.group(2) + "." + frac) if frac else 0
+    m = re.fullmatch(r"([+-]?)10\^\{?([+-]?\d+)\}?", t)
+    if m and abs(int(m.group(2))) <= MAX_SCI_EXPONENT:
+        return Fraction(10) ** int(m.group(2)) * (-1 if m.group(1) == "-" else 1), None, 0
+    return None
+
+
+def _leaf(s: str) -> Node:
+    s = s.strip()
+    m = _LETTER_RE.match(s)
+    if m:
+        return Node("letter", s, value=m.group(1) or m.group(2))
+    num = parse_number(s)
+    if num is None:
+        stripped = _strip_units(s)
+        if stripped != s:
+            num = parse_number(stripped)
+            s = stripped if num is not None else s
+    if num is not None:
+        return Node("num", s, value=num[0], ulp=num[1], name=num[2])
+    m = _BASE_RE.match(s.replace(" ", ""))
+    if m:
+        digits, base = m.group(1).upper().lstrip("0") or "0", int(m.group(2))
+        if 2 <= base <= 36 and all(int(c, 36) < base for c in digits):
+            return Node("base", s, value=(digits, base))
+    if s.startswith("\\text{") or _WORDS_RE.match(s):
+        body = re.sub(r"\\text\{([^{}]*)\}", r"\1", s)
+        if not re.search(r"[\\^_=]", body):
+            return Node("text", s, value=text_key(s))
+    return Node("expr", s)
+
+
+def _letter(s: str) -> str | None:
+    """An option letter A-E written alone: ``C``, ``(C)``, ``\\text{(C)}``, ``\\textbf{C}``."""
+    t = re.sub(r"\\text\{\s*([^{}]*?)\s*\}", r"\1", s.strip()).strip()
+    m = re.fullmatch(r"\(?\s*([A-Ea-e])\s*\)?", t)
+    return m.group(1).upper() if m else None
+
+
+def _balanced(s: str) -> bool:
+    depth = 0
+    for _, t in _tokens(s):
+        if t == "{":
+            depth += 1
+        elif t == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _pm_variants(s: str) -> list[str] | None:
+    n = len(re.findall(r"\\pm(?![A-Za-z])|\\mp(?![A-Za-z])", s))
+    if n != 1:
+        return None
+    plus = re.sub(r"\\pm(?![A-Za-z])", "+", re.sub(r"\\mp(?![A-Za-z])", "-", s))
+    minus = re.sub(r"\\pm(?![A-Za-z])", "-", re.sub(r"\\mp(?![A-Za-z])", "+", s))
+    return [plus, minus]
+
+
+def _name_key(s: str) -> str:
+    return re.sub(r"_\{(\w)\}", r"_\1", canonical_key(s))
+
+
+def is_name(s: str) -> bool:
+    return bool(_NAME_LIKE_RE.match(s.strip()))
+
+
+def parse_node(s: str, depth: int = 0) -> Node:
+    """The structure of a normalised answer."""
+    s = s.strip()
+    if depth > 20 or len(s) > MAX_SYMPY_CHARS:
+        return Node("expr", s)
+    m = _MATRIX_RE.match(s)
+    if m is None:
+        g = _outer_group(s)
+        if g and g[0] in "([" and _MATRIX_RE.match(g[1].strip()):
+            m = _MATRIX_RE.match(g[1].strip())
+    if m and re.search(r"\\(?:begin|end)\{", m.group(1)):
+        m = None  # several environments (a matrix sum or product): sympy's job
+    if m:
+        rows = [r for r in re.split(r"\\\\", m.group(1)) if r.strip()]
+        if any(not _balanced(r) for r in rows):
+            # A formula broken into lines by an export bug ("\\frac{ \\\\ 4 \\\\ }{ ..."): read it joined.
+            return parse_node(normalize(" ".join(r.strip() for r in rows)), depth + 1)
+        cells = [[parse_node(c, depth + 1) for c in split_top(r, ("&",))] for r in rows]
+        return Node("matrix", s, items=cells)
+    if not s.startswith("\\text{"):
+        s2 = _CONNECTOR_RE.sub(",", s) if _CONNECTOR_RE.search(s) and not re.search(r"\\text\{[^{}]*\b(?:and|or)\b[^{}]*[A-Za-z][^{}]*\}", s) else s
+        parts = [p for p in split_top(s2, (",",)) if p.strip()]
+        if len(parts) >= 2:
+            items: list[Node] = []
+            for p in parts[:MAX_LIST_ITEMS]:
+                n = parse_node(p, depth + 1)
+                items.extend(n.items if n.kind == "list" and n.name == "pm" else [n])
+            return Node("list", s, items=items)
+        if len(parts) == 1:
+            s = parts[0].strip()
+    union = split_top(s, ("\\cup",))
+    if len(union) >= 2:
+        return Node("union", s, items=[parse_node(p, depth + 1) for p in union])
+    # relations: \in, =, \approx, inequalities
+    ins = split_top(s, ("\\in",))
+    if len(ins) == 2 and is_name(ins[0]):
+        return parse_node(ins[1], depth + 1)
+    approx = split_top(s, ("\\approx",))
+    if len(approx) >= 2:
+        first = approx[0]
+        eqs = split_top(first, ("=",))
+        if not (len(eqs) == 1 and is_name(first)):
+            return parse_node(first, depth + 1)  # "x = 1/3 \\approx 0.33": the exact value
+        return parse_node(approx[1], depth + 1)
+    eqs = split_top(s, ("=",))
+    if len(eqs) >= 2 and all(e.strip() for e in eqs):
+        names = [e for e in eqs[:-1] if is_name(e)]
+        if names:
+            value = parse_node(eqs[-1], depth + 1)
+            return Node("eq", s, items=[value], name=_name_key(names[0]))
+        return Node("rel", s)
+    if _REL_RE.search(s):
+        return Node("rel", s)
+    g = _outer_group(s)
+    if g:
+        op, inner, cl = g
+        if op in ("{",) and cl == "}":
+            return parse_node(inner, depth + 1)
+        items = [p for p in split_top(inner, (",",))]
+        if op in ("\\{", "\\lbrace"):
+            nodes: list[Node] = []
+            for p in items:
+                if p.strip():
+                    n = parse_node(p, depth + 1)
+                    nodes.extend(n.items if n.kind == "list" and n.name == "pm" else [n])
+            return Node("set", s, items=nodes)
+        if len(items) == 1:
+            if op == "(" and cl == ")":
+                return parse_node(inner, depth + 1)
+        elif op in "([" and cl in ")]":
+            if len(items) == 2 and (op == "[" or cl == "]"):
+                return Node("interval", s, items=[parse_node(items[0], depth + 1), parse_node(items[1], depth + 1)],
+                            lo=op == "[", hi=cl == "]")
+            return Node("tuple", s, items=[parse_node(p, depth + 1) for p in items])
+        elif op == "\\langle":
+            return Node("tuple", s, items=[parse_node(p, depth + 1) for p in items])
+    pm = _pm_variants(s)
+    if pm:
+        return Node("list", s, items=[parse_node(v, depth + 1) for v in pm], name="pm")
+    return _leaf(s)
+
+
+# ---------------------------------------------------------------------------------------------
+# comparison (three-valued: True, False, None = only sympy can tell)
+# ---------------------------------------------------------------------------------------------
+
+Leaf = Callable[[Node, Node], Optional[bool]]
+
+
+def _all(results: list[Optional[bool]]) -> Optional[bool]:
+    if any(r is False for r in results):
+        return False
+    return True if all(r is True for r in results) else None
+
+
+def _ordered(a: list[Node], b: list[Node], leaf: Leaf) -> Optional[bool]:
+    if len(a) != len(b):
+        return False
+    out: list[Optional[bool]] = []
+    for x, y in zip(a, b):
+        r = compare(x, y, leaf)
+        if r is False:
+            return False
+        out.append(r)
+    return _all(out)
+
+
+def _matching(n: int, edges: list[list[int]]) -> bool:
+    match_of: dict[int, int] = {}
+
+    def augment(u: int, seen: set[int]) -> bool:
+        for v in edges[u]:
+            if v not in seen:
+                seen.add(v)
+                if v not in match_of or augment(match_of[v], seen):
+                    match_of[v] = u
+                    return True
+        return False
+
+    return all(augment(u, set()) for u in range(n))
+
+
+def _dedupe(items: list[Node]) -> list[Node]:
+    seen, out = set(), []
+    for n in items:
+        k = canonical_key(n.raw)
+        if k not in seen:
+            seen.add(k)
+            out.append(n)
+    return out
+
+
+def _unordered(a: list[Node], b: list[Node], leaf: Leaf) -> Optional[bool]:
+    a, b = _dedupe(a), _dedupe(b)  # a solution set written with a repeat is the same set
+    if len(a) != len(b):
+        return False
+    table = [[compare(x, y, leaf) for y in b] for x in a]
+    sure = [[j for j, r in enumerate(row) if r is True] for row in table]
+    if _matching(len(a), sure):
+        return True
+    maybe = [[j for j, r in enumerate(row) if r is not False] for row in table]
+    return None if _matching(len(a), maybe) else False
+
+
+_SEQ = ("list", "set", "tuple")
+
+
+def compare(a: Node, b: Node, leaf: Leaf) -> Optional[bool]:
+    """Structural comparison; ``leaf`` decides scalars (and may return None)."""
+    if canonical_key(a.raw) == canonical_key(b.raw):
+        return True
+    if a.kind == "eq" or b.kind == "eq":
+        if a.kind == "eq" and b.kind == "eq":
+            if a.name != b.name:
+                return False
+            return compare(a.items[0], b.items[0], leaf)
+        if a.kind == "eq" and b.kind == "rel" or b.kind == "eq" and a.kind == "rel":
+            return leaf(a, b)
+        return compare(a.items[0], b, leaf) if a.kind == "eq" else compare(a, b.items[0], leaf)
+    ka, kb = a.kind, b.kind
+    if ka in _SEQ and kb in _SEQ:
+        if {ka, kb} == {"set", "tuple"}:
+            return False
+        if "tuple" in (ka, kb):
+            return _ordered(a.items, b.items, leaf)
+        return _unordered(a.items, b.items, leaf)
+    if ka in ("list", "set") and len(a.items) == 1 and kb not in _SEQ:
+        return compare(a.items[0], b, leaf)
+    if kb in ("list", "set") and len(b.items) == 1 and ka not in _SEQ:
+        return compare(a, b.items[0], leaf)
+    if ka == "matrix" or kb == "matrix":
+        if ka == kb:
+            if len(a.items) != len(b.items) or any(len(x) != len(y) for x, y in zip(a.items, b.items)):
+                return False
+            return _ordered([c for r in a.items for c in r], [c for r in b.items for c in r], leaf)
+        m, other = (a, b) if ka == "matrix" else (b, a)
+        if other.kind in ("tuple", "list") and (len(m.items) == 1 or all(len(r) == 1 for r in m.items)):
+            return _ordered([c for r in m.items for c in r], other.items, leaf)
+        if other.kind == "expr":
+            return leaf(a, b)  # a matrix expression (sum, product): sympy evaluates it
+        return False
+    if ka == "interval" and kb == "interval":
+        if a.lo != b.lo or a.hi != b.hi:
+            return False
+        return _ordered(a.items, b.items, leaf)
+    if ka == "union" and kb == "union":
+        return _unordered(a.items, b.items, leaf)
+    if ka == "rel" or kb == "rel":
+        other = b if ka == "rel" else a
+        if other.kind in ("rel", "interval", "union", "tuple") or (ka == "rel" and kb == "rel"):
+            return leaf(a, b)
+        return False
+    if ka in _SEQ + ("interval", "union") or kb in _SEQ + ("interval", "union"):
+        return False
+    return leaf(a, b)
+
+
+def _decimal_matches(value: Fraction, ulp: Fraction, sig: int, exact: Fraction) -> bool:
+    return sig >= MIN_DECIMAL_SIG_DIGITS and abs(value - exact) * 2 <= ulp
+
+
+def quick_leaf(a: Node, b: Node) -> Optional[bool]:
+    """Scalar comparison without sympy (None when sympy is needed)."""
+    ka, kb = a.kind, b.kind
+    if ka == "text" or kb == "text":
+        if text_key(a.raw) == text_key(b.raw):
+            return True
+        return False if (ka == "text" and kb in ("text", "num", "letter", "base")) or (kb == "text" and ka in ("num", "letter", "base")) else None
+    if ka == "letter" or kb == "letter":
+        la, lb = _letter(a.raw), _letter(b.raw)
+        return la is not None and la == lb
+    if ka == "num" and kb == "num":
+        if a.value == b.value:
+            return True
+        if a.ulp is not None and b.ulp is not None:
+            return False
+        if a.ulp is None and b.ulp is None:
+            return False
+        d, e = (a, b) if a.ulp is not None else (b, a)
+        return _decimal_matches(d.value, d.ulp, d.name, e.value)
+    if ka == "base" or kb == "base":
+        if ka == kb:
+            return a.value == b.value
+        other = b if ka == "base" else a
+        base = a if ka == "base" else b
+        if other.kind == "num" and other.ulp is None and other.value.denominator == 1 and other.value >= 0:
+            return str(other.value.numerator) == base.value[0]
+        return False
+    if (ka == "num" and kb == "expr" and _has_variable(b.raw)) or (kb == "num" and ka == "expr" and _has_variable(a.raw)):
+        return False
+    return None
+
+
+_VAR_RE = re.compile(r"(?<![\\A-Za-z])[a-df-hj-zA-Z](?![A-Za-z])")
+_BOUND_VAR_RE = re.compile(r"\\(?:sum|prod|int|iint|lim|min|max|sup|inf|binom|operatorname|mathbb)(?![A-Za-z])|[_^]")
+
+
+def _has_variable(s: str) -> bool:
+    """A free variable letter outside commands (not e, i; not inside \\text/\\operatorname).
+    Sums, integrals, limits and sub/superscripts bind letters: then we do not guess."""
+    if _BOUND_VAR_RE.search(s):
+        return False
+    t = re.sub(r"\\(?:text|operatorname|mathrm)\{[^{}]*\}", " ", s)
+    t = re.sub(r"\\[A-Za-z]+", " ", t)
+    return bool(_VAR_RE.search(t))
+
+
+@functools.lru_cache(maxsize=65536)
+def _parsed(s: str) -> Node:
+    return parse_node(normalize(s))
+
+
+def quick_equal(gold: str, pred: str) -> Optional[bool]:
+    """True/False when the cheap layers decide, None when sympy is needed."""
+    if not gold.strip() or not pred.strip():
+        return False
+    if len(gold) > QUICK_MAX_CHARS or len(pred) > QUICK_MAX_CHARS:
+        return None
+    g, p = normalize(gold), normalize(pred)
+    if not g or not p:
+        return False
+    if canonical_key(g) == canonical_key(p):
+        return True
+    return compare(_parsed(gold), _parsed(pred), quick_leaf)
+
+
+# ---------------------------------------------------------------------------------------------
+# sympy layer (imported lazily; runs in grading workers)
+# ---------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=8192)
+def _sympy(s: str):  # noqa: ANN202
+    """latex2sympy with math-verify's complex detection; raises when the LaTeX does not parse."""
+    from latex2sympy2_extended.latex2sympy2 import NormalizationConfig, latex2sympy
+    from math_verify.grader import should_treat_as_complex
+
+    if len(s) > MAX_SYMPY_CHARS:
+        raise ValueError("answer too long to parse")
+    cfg = NormalizationConfig(basic_latex=False, units=False, malformed_operators=True, nits=False, boxed="none", equations=False)
+    return latex2sympy(s, is_real=not should_treat_as_complex(s), convert_degrees=False, normalization_config=cfg)
+
+
+def _constant_value(e, digits: int = NUMERIC_DIGITS):  # noqa: ANN001, ANN202
+    """A numeric value for a closed-form constant, else None."""
+    import sympy
+
+    if not isinstance(e, sympy.Expr) or e.free_symbols or e.has(sympy.Symbol):
+        return None
+    try:
+        v = sympy.N(e, digits)
+    except Exception:  # noqa: BLE001 - sympy raises many things on odd input
+        return None
+    if not v.is_number or v.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+        return None
+    return v
+
+
+def _close(x, y, rel: float) -> bool:  # noqa: ANN001
+    import sympy
+
+    try:
+        diff = abs(sympy.N(x - y, NUMERIC_DIGITS))
+        scale = max(abs(sympy.N(x, NUMERIC_DIGITS)), abs(sympy.N(y, NUMERIC_DIGITS)), sympy.Integer(1))
+        return bool(diff <= rel * scale)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _has_float(e) -> bool:  # noqa: ANN001
+    import sympy
+
+    try:
+        return bool(e.atoms(sympy.Float))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _random_points_agree(ea, eb) -> bool:  # noqa: ANN001
+    """Evaluate both at RANDOM_POINTS seeded random points; False if any point disagrees."""
+    import sympy
+
+    syms = sorted(ea.free_symbols | eb.free_symbols, key=str)
+    rng = random.Random(hash(str(syms)) & 0xFFFF)
+    checked = 0
+    for _ in range(RANDOM_POINTS * 3):
+        vals = {s: sympy.Rational(rng.randint(11, 97), rng.randint(5, 23)) for s in syms}
+        try:
+            va, vb = sympy.N(ea.subs(vals), 30), sympy.N(eb.subs(vals), 30)
+        except Exception:  # noqa: BLE001
+            continue
+        if not (va.is_number and vb.is_number) or va.has(sympy.nan, sympy.zoo) or vb.has(sympy.nan, sympy.zoo):
+            continue
+        if va.free_symbols or vb.free_symbols:
+            return True  # functions we cannot evaluate: trust the symbolic check
+        if not _close(va, vb, 1e-12):
+            return False
+        checked += 1
+        if checked >= RANDOM_POINTS:
+            break
+    return True
+
+
+def _num_sympy(n: Node):  # noqa: ANN202
+    import sympy
+
+    return sympy.Rational(n.value.numerator, n.value.denominator)
+
+
+def sympy_leaf(a: Node, b: Node) -> bool:
+    """Scalar (or relation) comparison with sympy behind our guards."""
+    q = quick_leaf(a, b)
+    if q is not None:
+        return q
+    if a.kind in ("text", "letter", "base") or b.kind in ("text", "letter", "base"):
+        return False
+    import sympy
+    from math_verify import grader, verify
+
+    grader.TIMEOUT_WARNING_SHOWN = True  # we time out whole comparisons ourselves (grading pool)
+
+    def expr(n: Node):  # noqa: ANN202
+        if n.kind == "num":
+            return _num_sympy(n)
+        return _sympy(n.raw if n.kind != "eq" else n.raw)
+
+    try:
+        ea, eb = expr(a), expr(b)
+    except Exception:  # noqa: BLE001 - unparseable LaTeX is simply not equal
+        return False
+    if isinstance(ea, list) or isinstance(eb, list):
+        return False
+    relational = a.kind in ("rel", "eq") or b.kind in ("rel", "eq")
+    if relational or not isinstance(ea, sympy.Expr) or not isinstance(eb, sympy.Expr):
+        try:
+            return bool(verify(ea, eb, strict=True, allow_set_relation_comp=True, timeout_seconds=None))
+        except Exception:  # noqa: BLE001
+            return False
+    # A written decimal against an exact constant: the decimal policy.
+    for d, other, e_other in ((a, b, eb), (b, a, ea)):
+        if d.kind == "num" and d.ulp is not None:
+            v = _constant_value(e_other)
+            if v is None or not v.is_real:
+                return False
+            if d.name < MIN_DECIMAL_SIG_DIGITS:
+                return False
+            return bool(abs(sympy.Rational(d.value.numerator, d.value.denominator) - v) * 2
+                        <= sympy.Rational(d.ulp.numerator, d.ulp.denominator) * (1 + sympy.Rational(1, 10 ** 12)))
+    va, vb = _constant_value(ea), _constant_value(eb)
+    if va is not None and vb is not None:
+        rel = FLOAT_REL_TOL if (_has_float(ea) or _has_float(eb)) else EXACT_REL_TOL
+        return _close(va, vb, rel)
+    if (va is None) != (vb is None) and not (ea.free_symbols or eb.free_symbols):
+        return False
+    try:
+        ok = bool(verify(ea, eb, strict=True, timeout_seconds=None))
+    except Exception:  # noqa: BLE001
+        return False
+    return ok and _random_points_agree(ea, eb)
+
+
+def math_equal(gold: str, pred: str) -> bool:
+    """Full equivalence (quick layers, then sympy). May be slow on hostile input: run it under the
+    pool's timeout (``grade_many``) when the input is untrusted."""
+    if not gold.strip() or not pred.strip():
+        return False
+    if gold.strip() == pred.strip():
+        return True
+    if len(gold) > MAX_SYMPY_CHARS or len(pred) > MAX_SYMPY_CHARS:
+        return False  # no real answer is this long; do not let it tie up sympy
+    q = quick_equal(gold, pred)
+    if q is not None:
+        return q
+    g, p = normalize(gold), normalize(pred)
+    if not g or not p:
+        return False
+    if canonical_key(g) == canonical_key(p):
+        return True
+    return bool(compare(parse_node(g), parse_node(p), sympy_leaf))

@@ -1,0 +1,251 @@
+"""Memory estimates for a training config: model states (DeepSpeed's ZeRO-3 estimator) plus
+activations per memory mode, per GPU and per host; and the ``auto`` memory-mode choice.
+
+Model states use DeepSpeed's own estimator (``estimate_zero3_model_states_mem_needs``, the function
+behind ``estimate_zero3_model_states_mem_needs_all_cold``, which only prints) when deepspeed is
+importable; otherwise the same formulas, implemented in :func:`zero3_model_states` below
+(from ``deepspeed/runtime/zero/stage3.py``: 18 bytes per parameter for bf16 weights + fp32 master,
+gradients and Adam moments, sharded over the GPUs or held by the host when offloaded, plus 4 bytes
+per parameter of the largest layer, gathered whole; 1.5x buffer factor on host memory).
+Without DeepSpeed every GPU holds fp32 weights, gradients and Adam moments: 16 bytes per parameter.
+
+Activations are per token and layer, measured with saved-tensor hooks on a bf16 Qwen2 with SDPA
+(``fast`` keeps 20·hidden + 4·kv_dim + 8·intermediate bytes); ``lean`` keeps the layer input and
+the attention output; ``min`` only the layer input; both add one layer's transient recompute.
+
+    reasonflux train --recipe f1-32b --estimate --gpus 8
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+GIB = 1024**3
+DEFAULT_GPU_MEMORY_GB = 80.0  # an 80 GB H100/A100 when --gpu-memory-gb is not given and no GPU is visible
+HEADROOM = 0.85  # share of GPU memory a plan may use (allocator fragmentation, NCCL buffers)
+CUDA_CONTEXT_BYTES = 1.5 * GIB  # CUDA context, cuBLAS workspaces, kernels
+DS_BUFFER_FACTOR = 1.5  # DeepSpeed estimator's additional_buffer_factor
+# fast mode, bytes per token per decoder layer: coefficients of hidden, kv_dim, intermediate
+FAST_COEF = (20, 4, 8)
+LOSS_TILE_BYTES = 4096 * 32768 * 2 * 2  # TRL's fused LM head: one bf16 tile in forward, one in backward
+
+# Shapes of the models the recipes train (config.json of each hub repo), so --estimate works offline.
+KNOWN_SHAPES: dict[str, dict[str, Any]] = {
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": dict(hidden=1536, layers=28, heads=12, kv_heads=2, intermediate=8960, vocab=151936),
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": dict(hidden=3584, layers=28, heads=28, kv_heads=4, intermediate=18944, vocab=152064),
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B": dict(hidden=5120, layers=48, heads=40, kv_heads=8, intermediate=13824, vocab=152064),
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B": dict(hidden=5120, layers=64, heads=40, kv_heads=8, intermediate=27648, vocab=152064),
+}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What memory depends on in a dense decoder-only transformer."""
+
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    intermediate: int
+    vocab: int
+    head_dim: int = 0  # 0: hidden // heads
+    tied: bool = False
+    qkv_bias: bool = True  # Qwen2 has biases on q, k, v
+
+    @property
+    def hd(self) -> int:
+        return self.head_dim or self.hidden // self.heads
+
+    @property
+    def kv_dim(self) -> int:
+        return self.kv_heads * self.hd
+
+    def layer_params(self) -> int:
+        h, q, kv = self.hidden, self.heads * self.hd, self.kv_dim
+        attn = h * q + 2 * h * kv + q * h + ((q + 2 * kv) if self.qkv_bias else 0)
+        return attn + 3 * h * self.intermediate + 2 * h
+
+    def total_params(self) -> int:
+        embed = self.vocab * self.hidden
+        return embed * (1 if self.tied else 2) + self.layers * self.layer_params() + self.hidden
+
+    def largest_layer_params(self) -> int:
+        """Parameters of the largest single module (DeepSpeed gathers one module at a time)."""
+        return max(self.vocab * self.hidden, self.hidden * self.intermediate, self.hidden * self.heads * self.hd)
+
+    def matmul_params(self) -> int:
+        """Parameters that take part in matmuls per token: everything but the input embedding."""
+        return self.layers * self.layer_params() + self.vocab * self.hidden
+
+
+def shape_from_config(config: Any) -> Shape:
+    """A :class:`Shape` from a transformers config object or a config.json dict."""
+    get = (lambda k, d=None: config.get(k, d)) if isinstance(config, dict) else (lambda k, d=None: getattr(config, k, d))
+    heads = get("num_attention_heads")
+    return Shape(
+        hidden=get("hidden_size"), layers=get("num_hidden_layers"), heads=heads,
+        kv_heads=get("num_key_value_heads") or heads, intermediate=get("intermediate_size"), vocab=get("vocab_size"),
+        head_dim=get("head_dim") or 0, tied=bool(get("tie_word_embeddings", False)),
+        qkv_bias=get("model_type") == "qwen2" or bool(get("attention_bias", False)),
+    )
+
+
+def model_shape(model: str) -> Shape:
+    """Shape of ``model``: a local directory's config.json, a known hub id, or the hub config."""
+    from reasonflux.errors import UserError
+
+    p = Path(model).expanduser()
+    if (p / "config.json").is_file():
+        return shape_from_config(json.loads((p / "config.json").read_text()))
+    if model in KNOWN_SHAPES:
+        return Shape(**KNOWN_SHAPES[model])
+    try:
+        from transformers import AutoConfig
+
+        return shape_from_config(AutoConfig.from_pretrained(model))
+    except Exception as e:  # noqa: BLE001 - hub and parsing errors come in many types
+        raise UserError(f"cannot read the shape of {model}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# model states
+
+
+def zero3_model_states(total_params: int, largest_layer_params: int, *, gpus_per_node: int = 1, nodes: int = 1,
+                       cpu_offload: bool = True, cpu_offload_params: bool = True, zero_init: bool = True,
+                       additional_buffer_factor: float = DS_BUFFER_FACTOR) -> tuple[int, int]:
+    """(host bytes per node, GPU bytes per GPU) — DeepSpeed's estimate_zero3_model_states_mem_needs."""
+    total_gpus = nodes * gpus_per_node
+    gpus_factor = 1 / nodes
+    largest_layer_memory = 4 * largest_layer_params
+    if cpu_offload:
+        if cpu_offload_params:
+            gpu_mem = largest_layer_memory
+            per_param = 18 * gpus_factor if zero_init else max(4 * gpus_per_node, 18 * gpus_factor)
+        else:
+            gpu_mem = largest_layer_memory + int(2 * total_params / total_gpus)
+            per_param = 16 * gpus_factor if zero_init else max(4 * gpus_per_node, 16 * gpus_factor)
+        cpu_mem = total_params * per_param * additional_buffer_factor
+    else:
+        gpu_mem = largest_layer_memory + int(18 * total_params / total_gpus)
+        cpu_mem = (largest_layer_params if zero_init else total_params) * 4 * gpus_per_node * additional_buffer_factor
+    return int(cpu_mem), int(gpu_mem)
+
+
+def _deepspeed_estimator() -> Any:
+    try:
+        from deepspeed.runtime.zero.stage3 import estimate_zero3_model_states_mem_needs  # type: ignore[import-not-found]
+    except Exception:  # noqa: BLE001 - not installed, or installed without its CUDA pieces
+        return None
+    return estimate_zero3_model_states_mem_needs
+
+
+def offload_of(deepspeed: str | None) -> tuple[bool, bool, bool]:
+    """(zero3?, offload optimizer?, offload params?) of a deepspeed setting (name or JSON path)."""
+    if not deepspeed or deepspeed == "none":
+        return False, False, False
+    if deepspeed in ("zero3", "zero3_offload"):
+        return True, deepspeed == "zero3_offload", deepspeed == "zero3_offload"
+    zero = json.loads(Path(deepspeed).read_text()).get("zero_optimization", {})
+    dev = lambda k: (zero.get(k) or {}).get("device", "none") in ("cpu", "nvme")  # noqa: E731
+    return zero.get("stage") == 3, dev("offload_optimizer"), dev("offload_param")
+
+
+def model_states(shape: Shape, *, deepspeed: str | None, gpus_per_node: int, nodes: int) -> dict[str, Any]:
+    """Model-state bytes per GPU and per host for one deepspeed setting, and the formula's source."""
+    zero3, off_opt, off_par = offload_of(deepspeed)
+    total, largest = shape.total_params(), shape.largest_layer_params()
+    if not zero3:  # one device or DDP: fp32 weights + grads + Adam moments on every GPU
+        return {"gpu": 16 * total, "host": 4 * total, "source": "16 bytes/param (no ZeRO)"}
+    ds = _deepspeed_estimator()
+    if ds is not None:
+        host, gpu, _ = ds(total, largest, num_gpus_per_node=gpus_per_node, num_nodes=nodes, cpu_offload=off_opt,
+                          cpu_offload_params=off_par, zero_init=True, additional_buffer_factor=DS_BUFFER_FACTOR)
+    else:
+        host, gpu = zero3_model_states(total, largest, gpus_per_node=gpus_per_node, nodes=nodes,
+                                       cpu_offload=off_opt, cpu_offload_params=off_par)
+    return {"gpu": gpu, "host": host, "source": "deepspeed estimator" if ds else "DeepSpeed ZeRO-3 formulas (deepspeed not installed)"}
+
+
+# ----------------------------------------------------------------------------------------------
+# activations
+
+
+def activation_bytes(shape: Shape, tokens: int, mode: str) -> int:
+    """Peak activation bytes per GPU for ``tokens`` tokens per micro-batch in memory ``mode``."""
+    a, b, c = FAST_COEF
+    per_layer = (a * shape.hidden + b * shape.kv_dim + c * shape.intermediate) * tokens
+    # LM head (TRL fused): last hidden states, fp32 grad of them, fp32 grad of the head weight, tiles
+    head = tokens * shape.hidden * (2 + 4) + 4 * shape.vocab * shape.hidden + LOSS_TILE_BYTES
+    if mode == "fast":
+        return shape.layers * per_layer + head
+    if mode == "lean":  # layer input + attention output (+ log-sum-exp) kept, one layer recomputed at a time
+        return shape.layers * tokens * (4 * shape.hidden + 4 * shape.heads) + per_layer + head
+    if mode == "min":
+        return shape.layers * tokens * 2 * shape.hidden + per_layer + head
+    raise ValueError(f"unknown memory mode {mode!r}")
+
+
+def pick_memory_mode(shape: Shape, tokens: int, states_gpu: int, gpu_bytes: float) -> str:
+    """The fastest mode whose states + activations fit ``HEADROOM`` of the GPU (``min`` if none does)."""
+    budget = HEADROOM * gpu_bytes - CUDA_CONTEXT_BYTES - states_gpu
+    for mode in ("fast", "lean"):
+        if activation_bytes(shape, tokens, mode) <= budget:
+            return mode
+    return "min"
+
+
+# ----------------------------------------------------------------------------------------------
+# the --estimate report
+
+
+def estimate(cfg: Any) -> dict[str, Any]:
+    """Everything ``--estimate`` prints, as a dict (``cfg`` is a TrainConfig)."""
+    shape = model_shape(cfg.model)
+    total_gpus = cfg.gpus or cfg.nodes * cfg.gpus_per_node
+    nodes = max(cfg.nodes, math.ceil(total_gpus / cfg.gpus_per_node))
+    per_node = max(1, total_gpus // nodes)
+    gpu_bytes = (cfg.gpu_memory_gb or DEFAULT_GPU_MEMORY_GB) * GIB
+    tokens = cfg.cutoff_len * cfg.per_device_train_batch_size
+    options = {name: model_states(shape, deepspeed=name, gpus_per_node=per_node, nodes=nodes)
+               for name in (None, "zero3", "zero3_offload")}
+    chosen = model_states(shape, deepspeed=cfg.deepspeed, gpus_per_node=per_node, nodes=nodes)
+    acts = {m: activation_bytes(shape, tokens, m) for m in ("fast", "lean", "min")}
+    mode = cfg.memory_mode if cfg.memory_mode != "auto" else pick_memory_mode(shape, tokens, chosen["gpu"], gpu_bytes)
+    need = chosen["gpu"] + acts[mode] + CUDA_CONTEXT_BYTES
+    return {
+        "model": cfg.model, "params": shape.total_params(), "largest_layer_params": shape.largest_layer_params(),
+        "gpus": per_node * nodes, "nodes": nodes, "gpus_per_node": per_node, "gpu_memory_gb": gpu_bytes / GIB,
+        "tokens_per_micro_batch": tokens, "deepspeed": cfg.deepspeed, "memory_mode": mode,
+        "states": {str(k or "none"): v for k, v in options.items()}, "activations": acts,
+        "per_gpu_bytes": need, "host_bytes_per_node": chosen["host"], "source": chosen["source"],
+        "fits": need <= HEADROOM * gpu_bytes,
+    }
+
+
+def format_report(r: dict[str, Any]) -> str:
+    g = lambda b: f"{b / GIB:8.1f} GiB"  # noqa: E731
+    lines = [
+        f"model {r['model']}: {r['params'] / 1e9:.2f}B parameters, largest layer {r['largest_layer_params'] / 1e9:.2f}B",
+        f"{r['gpus']} GPUs ({r['nodes']} node(s) x {r['gpus_per_node']}), planning for {r['gpu_memory_gb']:.0f} GiB each; "
+        f"{r['tokens_per_micro_batch']} tokens per micro-batch",
+        "",
+        f"model states ({r['source']}):",
+        f"  {'deepspeed':<16}{'per GPU':>14}{'host per node':>16}",
+    ]
+    for name, s in r["states"].items():
+        mark = "  <- this config" if name == str(r["deepspeed"] or "none") else ""
+        lines.append(f"  {name:<16}{g(s['gpu']):>14}{g(s['host']):>16}{mark}")
+    lines += ["", "activations per GPU:"]
+    for mode, b in r["activations"].items():
+        mark = "  <- memory_mode" if mode == r["memory_mode"] else ""
+        lines.append(f"  {mode:<16}{g(b):>14}{mark}")
+    verdict = "fits" if r["fits"] else "does NOT fit"
+    lines += ["", f"plan: deepspeed={r['deepspeed'] or 'none'}, memory_mode={r['memory_mode']}: "
+              f"{r['per_gpu_bytes'] / GIB:.1f} GiB per GPU ({verdict} in {HEADROOM:.0%} of {r['gpu_memory_gb']:.0f} GiB), "
+              f"{r['host_bytes_per_node'] / GIB:.1f} GiB host memory per node"]
+    return "\n".join(lines)
