@@ -23,7 +23,7 @@ SCRIPT = {
            {"text": "<think>\nLet me count very carefully 1, 2, 3", "finish_reason": "length"}],
     "p2": ["<think>\nMultiples of 6: 6, 12; 12 is divisible by 4.\n</think>\n\nThe answer is $\\boxed{12}$.",
            "<think>\n4*6=24\n</think>\n\n$\\boxed{24}$",
-           "<think>\nlcm(4,6)=4*6/gcd(4,6)=24/2\n</think>\n\nSo the LCM is $\\boxed{12}$."],
+           "<think>\nThe lcm of 4 and 6 is 4 times 6 divided by their gcd, which is 2, so 24 over 2.\n</think>\n\nSo the LCM is $\\boxed{12}$."],
     "p3": ["<think>\n2,3,5,7,11,13,17\n</think>\n\n$\\boxed{7}$",
            {"text": "<think>\n2,3,5,7,11,13", "finish_reason": "length"},
            "<think>\nfew\n</think>\n\n$\\boxed{6}$"],
@@ -111,3 +111,30 @@ def test_synth_bad_problems_file(tmp_path):
     (tmp_path / "problems.jsonl").write_text(json.dumps({"problem": "x"}) + "\n")
     r = _synth("http://127.0.0.1:9/v1", tmp_path / "run")
     assert r.returncode == 2 and "problems.jsonl:1: no reference answer" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_synth_navigator_mode(tmp_path):
+    """Navigator mode with a teacher that never writes JSON: the loop falls back to a one-step plan,
+    and the final answer is graded and kept."""
+    (tmp_path / "problems.jsonl").write_text(json.dumps(PROBLEMS[0]) + "\n")
+    with ScriptedServer(lambda b, i: "Two plus three apples: $\\boxed{5}$.") as srv:
+        r = _synth(srv.base_url, tmp_path / "run", "--mode", "navigator", "--samples", "1", "--max-steps", "2")
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(x) for x in (tmp_path / "run" / "trajectories.jsonl").read_text().splitlines()]
+    assert len(recs) == 1 and recs[0]["meta"]["extracted"] == "5"
+    assert "Step 1:" in recs[0]["messages"][1]["content"]
+
+
+def test_synth_smollm2_on_math500_level1(tmp_path, data_dir, smollm2):
+    """A small real run: SmolLM2 as teacher on MATH500 level-1 problems (decontamination off: these
+    ARE benchmark problems). An honest 0 solved is fine; the pipeline must run and write."""
+    rows = [json.loads(x) for x in (data_dir / "math500" / "test.jsonl").read_text().splitlines()]
+    level1 = [r for r in rows if r["level"] == 1][:2]
+    (tmp_path / "problems.jsonl").write_text("".join(json.dumps({"id": r["unique_id"], "problem": r["problem"], "answer": r["answer"]}) + "\n" for r in level1))
+    cmd = [sys.executable, "-m", "reasonflux.cli", "synth", "--problems", str(tmp_path / "problems.jsonl"), "--teacher", "smollm2",
+           "--samples", "2", "--max-tokens", "48", "--out", str(tmp_path / "run"), "--no-decontaminate"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["problems"] == 2 and summary["samples"] == 4 and summary["tokens"] > 0
+    assert (tmp_path / "run" / "trajectories.jsonl").exists()

@@ -174,8 +174,9 @@ class HFBackend:
         results: list[list[Completion]] = [[] for _ in requests]
         groups: dict[tuple, list[_Item]] = {}
         for i, (r, p) in enumerate(zip(requests, ids)):
-            key = (r.temperature > 0, float(r.temperature), float(r.top_p), r.max_tokens, r.n if r.temperature > 0 else 1,
-                   tuple(r.stop))
+            sample = r.temperature > 0  # greedy ignores temperature/top_p/n: one group for all greedy requests
+            key = (float(r.temperature), float(r.top_p), r.n, r.max_tokens, tuple(r.stop)) if sample else (
+                0.0, 1.0, 1, r.max_tokens, tuple(r.stop))
             groups.setdefault(key, []).append(_Item(i, r, p))
         run = self._run_continuous if self.engine == "continuous" else self._run_generate
         for items in groups.values():
@@ -209,7 +210,7 @@ class HFBackend:
 
     def _stops(self, request: Request) -> tuple[list[int], list[str]]:
         """(token ids that end the sequence in the engine, stop strings to cut the text at)."""
-        strings = list(dict.fromkeys([*request.stop, *self._format_stops]))
+        strings = list(dict.fromkeys(s for s in [*request.stop, *self._format_stops] if s))
         ids = set(self.eos_token_ids)
         ids.update(self._added[s] for s in strings if s in self._added)
         return sorted(ids), strings
@@ -254,8 +255,9 @@ class HFBackend:
             if sample:
                 torch.manual_seed((r0.seed if r0.seed is not None else self.seed) + start)
             t0 = time.perf_counter()
-            out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-                                      generation_config=gen_config, tokenizer=self.tokenizer if text_stops else None)
+            with torch.inference_mode():  # cheaper per op than generate's own no_grad: matters for small models
+                out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+                                          generation_config=gen_config, tokenizer=self.tokenizer if text_stops else None)
             latency = time.perf_counter() - t0
             gen = out[:, width:].cpu()
             hits = torch.isin(gen, stop_tensor)

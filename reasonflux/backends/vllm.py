@@ -102,7 +102,7 @@ class VLLMBackend:
     def sampling_params(self, request: Request) -> Any:
         """``vllm.SamplingParams`` for one request (greedy → temperature 0, n 1: copies are made here)."""
         greedy = request.temperature <= 0
-        stop = list(dict.fromkeys([*request.stop, *self._format_stops]))
+        stop = list(dict.fromkeys(s for s in [*request.stop, *self._format_stops] if s))
         return self._vllm.SamplingParams(
             n=1 if greedy else request.n,
             temperature=0.0 if greedy else float(request.temperature),

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from reasonflux.backends import BackendConfig
 from reasonflux.config import register as register_command
+from reasonflux.scale import ScaleConfig
 
 
 @dataclass
-class SynthConfig(BackendConfig):
+class SynthConfig(ScaleConfig, BackendConfig):
     model: str = field(default="smollm2", metadata={"help": "teacher model (HF id, local dir, .gguf, alias; served name for openai)", "aliases": ["--teacher"], "short": "-m"})
     problems: str = field(default="", metadata={"help": "problems with reference answers: JSONL/JSON/Parquet file or hub id"})
     out: str = field(default="runs/synth", metadata={"help": "output directory (resumable)"})
@@ -63,10 +64,10 @@ def main(cfg: SynthConfig) -> dict:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from reasonflux.backends import from_config
     from reasonflux.chat import THINK_PREFILL
     from reasonflux.config import save_config
     from reasonflux.errors import UserError
+    from reasonflux.scale import make_backend
     from reasonflux.synth import pipeline
 
     if not cfg.problems:
@@ -82,7 +83,7 @@ def main(cfg: SynthConfig) -> dict:
     store = pipeline.Store(out)
     console = Console(stderr=True)
     started = time.time()
-    backend = from_config(cfg)
+    backend = make_backend(cfg, log_dir=out)
     todo = sum(1 for p in problems if p.id not in store.done)
     try:
         with Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TextColumn("kept {task.fields[kept]}"),

@@ -24,6 +24,7 @@ from typing import Any
 
 from reasonflux.backends import BackendConfig
 from reasonflux.benchmarks import TABLE_ORDER
+from reasonflux.scale import ScaleConfig
 
 RUNS_ROOT = "runs"
 # Settings that change what a sample *is*: a run directory refuses to mix samples made under different values.
@@ -33,7 +34,7 @@ SEED_BITS = 31
 
 
 @dataclass
-class EvalConfig(BackendConfig):
+class EvalConfig(ScaleConfig, BackendConfig):
     """``reasonflux eval`` settings; the presets in ``reasonflux/evals/presets/*.yaml`` use these keys."""
 
     benchmarks: list[str] = field(default_factory=lambda: list(TABLE_ORDER),
@@ -327,9 +328,9 @@ def run(cfg: EvalConfig, backend: Any = None) -> dict[str, Any]:
             totals = {b: sum(1 for it in items if it.benchmark == b) for b in selected}
             own = backend is None
             if own:
-                from reasonflux.backends import from_config
+                from reasonflux.scale import make_backend
 
-                backend = from_config(cfg)
+                backend = make_backend(cfg, log_dir=run_dir)  # local engine, or replicas on Ray (scale.json)
             tracker = Tracker(totals, cfg.quiet)
             try:
                 with store.SampleWriter(run_dir / store.SAMPLES) as writer:

@@ -26,6 +26,7 @@ from reasonflux.grading.math import quick_equal
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_WORKERS = 2
 CACHE_SIZE = 200_000
+EARLY_START_ITEMS = 16  # with this many items still to extract, start the workers at the first hard one
 KINDS = ("math", "choice")
 
 
@@ -190,6 +191,10 @@ def grade_many(items: Iterable[dict[str, Any]], workers: int = DEFAULT_WORKERS, 
         if cached is not None:
             verdicts[i] = Verdict(extracted, cached[0], cached[1])
         else:
+            if not pending and timeout is not None and workers > 0 and len(items) - i > EARLY_START_ITEMS:
+                from reasonflux.grading.pool import shared_pool
+
+                shared_pool(workers).start(workers)  # the workers warm up while we extract the rest
             pending.setdefault(key, []).append(i)
     results = _compare_all(list(pending), workers, timeout)
     for key, idxs in pending.items():

@@ -100,6 +100,7 @@ _TRAILING_TEXT_UNIT_RE = re.compile(r"^(?P<head>.*?[\d}\)a-zA-Z])\s*\\text\{\s*[
 _TRAILING_WORD_UNIT_RE = re.compile(
     r"^(?P<head>.*?[\d}])\s*(?:" + "|".join(sorted((re.escape(u).replace("\\ ", r"\s+") for u in UNIT_WORDS), key=len, reverse=True))
     + r")\.?(?:\s*\^\s*\{?\s*[23]\s*\}?)?$", re.S | re.I)
+_APPROX_NOTE_RE = re.compile(r"\s*(?:\\text\{\s*)?\(\s*(?:\\text\{\s*)?(?:about|approximately|approx\.?|roughly|around|\\approx)\b.*$", re.S)
 _TEXT_NUMBER_RE = re.compile(r"\\text\{\s*([+-]?\d[\d.,]*)\s*\}")
 
 
@@ -158,6 +159,7 @@ def normalize(s: str) -> str:
     s = s.replace("\n", " ").replace("\t", " ").replace("\r", " ")
     if "\\begin" not in s:
         s = re.sub(r"\\\\(?=[A-Za-z])", r"\\", s)  # "\\frac" from a doubly escaped string
+    s = re.sub(r'\\"|^["\']+|["\']+$', "", s).strip()  # quotes around an answer (\" from escaped strings)
     s = _strip_outer(s)
     s = _DOLLAR_RE.sub("", s)
     s = re.sub(r"(?<=\d)\s*\$$", "", s)
@@ -171,6 +173,7 @@ def normalize(s: str) -> str:
         s = s.replace(",", "")
     s = _SPACE_CMD_RE.sub(" ", s)
     s = _TEXT_CMD_RE.sub(r"\\text{", s)
+    s = re.sub(r"\\text\{\s*\}", " ", s)
     s = _TEXT_NUMBER_RE.sub(r"\1", s)
     if not re.fullmatch(r"\\text\{\s*[A-Za-z]\s*\}", s.strip()):
         s = _SINGLE_LETTER_TEXT_RE.sub(r"\1", s)  # \mathrm{e} inside a formula is the letter
@@ -186,6 +189,9 @@ def normalize(s: str) -> str:
     s = re.sub(r"\\lt(?![A-Za-z])", "<", s)
     s = re.sub(r"\\gt(?![A-Za-z])", ">", s)
     s = re.sub(r"\s+", " ", s).strip()
+    s = _APPROX_NOTE_RE.sub("", s).strip()  # "\frac{737}{39} \text{(about 18.9 cards)}": the exact value
+    while s.endswith("}") and s.count("{") < s.count("}"):
+        s = s[:-1].rstrip()  # a stray closing brace
     s = _strip_units(s)
     s = _strip_outer(s)
     s = re.sub(r"^\+\s*(?=[\d.\\])", "", s)
@@ -269,7 +275,7 @@ _NAME_LIKE_RE = re.compile(
     rf"|\|\s*[A-Za-z]{{1,4}}\s*\||[A-Z]{{2,4}}"  # |AB|, AB
     rf"|(?:m\s*)?\\angle\s*[A-Z]{{1,3}}"  # \angle ABC
     rf"|{_NAME}(?:\s*:\s*{_NAME})+"  # A:B, V_1:V_2
-    rf"|\\frac\{{[A-Z]{{1,3}}\}}\{{[A-Z]{{1,3}}\}}"  # \frac{NO}{BO}
+    rf"|\\frac\{{[A-Za-z]{{1,3}}\}}\{{[A-Za-z]{{1,3}}\}}"  # \frac{NO}{BO}
     rf"|\(\s*{_NAME}(?:\s*,\s*{_NAME})+\s*\)"  # (x, y)
     rf")$"
 )
@@ -398,7 +404,7 @@ def _name_key(s: str) -> str:
 
 
 def is_name(s: str) -> bool:
-    return bool(_NAME_LIKE_RE.match(s.strip()))
+    return bool(_NAME_LIKE_RE.match(s.strip())) or bool(_NAME_LIKE_RE.match(canonical_key(s)))
 
 
 def parse_node(s: str, depth: int = 0) -> Node:
@@ -415,7 +421,10 @@ def parse_node(s: str, depth: int = 0) -> Node:
         m = None  # several environments (a matrix sum or product): sympy's job
     if m:
         rows = [r for r in re.split(r"\\\\", m.group(1)) if r.strip()]
-        if any(not _balanced(r) for r in rows):
+        singles = all(len(split_top(r, ("&",))) == 1 for r in rows)
+        broken = any(not _balanced(r) for r in rows) or (singles and any(
+            re.fullmatch(r"\s*(?:[-+=/^_]|\\times|\\cdot|\^\{\}|\\text\{\s*\})?\s*", r) for r in re.split(r"\\\\", m.group(1))[1:-1]))
+        if broken:
             # A formula broken into lines by an export bug ("\\frac{ \\\\ 4 \\\\ }{ ..."): read it joined.
             return parse_node(normalize(" ".join(r.strip() for r in rows)), depth + 1)
         cells = [[parse_node(c, depth + 1) for c in split_top(r, ("&",))] for r in rows]
@@ -451,6 +460,8 @@ def parse_node(s: str, depth: int = 0) -> Node:
         if names:
             value = parse_node(eqs[-1], depth + 1)
             return Node("eq", s, items=[value], name=_name_key(names[0]))
+        if not any(_has_letter_variable(e) for e in eqs):
+            return parse_node(eqs[-1], depth + 1)  # a chain of values "3+4 = 7": its last value
         return Node("rel", s)
     if _REL_RE.search(s):
         return Node("rel", s)
@@ -631,11 +642,20 @@ def quick_leaf(a: Node, b: Node) -> Optional[bool]:
         return False
     if (ka == "num" and kb == "expr" and _has_variable(b.raw)) or (kb == "num" and ka == "expr" and _has_variable(a.raw)):
         return False
+    if ka in ("num", "expr") and kb in ("num", "expr") and surely_different(a.raw, b.raw):
+        return False
     return None
 
 
 _VAR_RE = re.compile(r"(?<![\\A-Za-z])[a-df-hj-zA-Z](?![A-Za-z])")
-_BOUND_VAR_RE = re.compile(r"\\(?:sum|prod|int|iint|lim|min|max|sup|inf|binom|operatorname|mathbb)(?![A-Za-z])|[_^]")
+_BOUND_VAR_RE = re.compile(r"\\(?:sum|prod|int|iint|oint|lim|min|max|sup|inf|operatorname|mathbb|frac\{d|partial)(?![A-Za-z])|\bd[a-z]\b")
+
+
+def _has_letter_variable(s: str) -> bool:
+    """Any latin letter outside commands other than e and i (a variable, or a word)."""
+    t = re.sub(r"\\(?:text|operatorname|mathrm)\{[^{}]*\}", " x ", s)
+    t = re.sub(r"\\[A-Za-z]+", " ", t)
+    return bool(_VAR_RE.search(t))
 
 
 def _has_variable(s: str) -> bool:
@@ -646,6 +666,139 @@ def _has_variable(s: str) -> bool:
     t = re.sub(r"\\(?:text|operatorname|mathrm)\{[^{}]*\}", " ", s)
     t = re.sub(r"\\[A-Za-z]+", " ", t)
     return bool(_VAR_RE.search(t))
+
+
+# ---------------------------------------------------------------------------------------------
+# a tiny float evaluator: only ever used to prove two constants DIFFERENT (never equal)
+# ---------------------------------------------------------------------------------------------
+
+_EVAL_TOKEN_RE = re.compile(r"\s*(\d+\.\d*|\.\d+|\d+|\\frac|\\sqrt|\\pi|\\cdot|\\times|[-+*/^(){}\[\]]|i(?![A-Za-z]))")
+EVAL_MAX_ABS = 1e200
+
+
+class _EvalError(Exception):
+    pass
+
+
+def float_value(s: str) -> complex | None:
+    """The value of a constant made of numbers, + - * / ^, \\frac, \\sqrt, \\pi and i; else None."""
+    toks, pos = [], 0
+    s = s.strip()
+    while pos < len(s):
+        m = _EVAL_TOKEN_RE.match(s, pos)
+        if not m:
+            return None
+        toks.append(m.group(1))
+        pos = m.end()
+    if not toks or len(toks) > 200:
+        return None
+    try:
+        val, k = _eval_sum(toks, 0)
+        if k != len(toks):
+            return None
+    except (_EvalError, ZeroDivisionError, OverflowError, ValueError, RecursionError):
+        return None
+    if abs(val) > EVAL_MAX_ABS or val != val:
+        return None
+    return val
+
+
+def _eval_sum(t: list[str], k: int) -> tuple[complex, int]:
+    sign = 1
+    while k < len(t) and t[k] in "+-":
+        sign, k = (-sign if t[k] == "-" else sign), k + 1
+    val, k = _eval_product(t, k)
+    val *= sign
+    while k < len(t) and t[k] in ("+", "-"):
+        op = t[k]
+        v, k = _eval_product(t, k + 1)
+        val = val + v if op == "+" else val - v
+    return val, k
+
+
+_ATOM_START = ("(", "{", "\\frac", "\\sqrt", "\\pi", "i")
+
+
+def _eval_product(t: list[str], k: int) -> tuple[complex, int]:
+    val, k = _eval_power(t, k)
+    while k < len(t):
+        if t[k] in ("*", "/", "\\cdot", "\\times"):
+            op = t[k]
+            v, k = _eval_power(t, k + 1)
+            val = val / v if op == "/" else val * v
+        elif t[k] in _ATOM_START or t[k][0].isdigit() or t[k][0] == ".":
+            if (t[k][0].isdigit() or t[k][0] == ".") and (t[k - 1][0].isdigit() or t[k - 1] in (")", "}")):
+                raise _EvalError("two numbers side by side")  # "1 000", "(2)3": not a product we trust
+            v, k = _eval_power(t, k)  # implicit multiplication: 2\\sqrt{3}, 3\\pi, 2(1+i)
+            val *= v
+        else:
+            break
+    return val, k
+
+
+def _eval_power(t: list[str], k: int) -> tuple[complex, int]:
+    base, k = _eval_atom(t, k)
+    if k < len(t) and t[k] == "^":
+        if k + 1 < len(t) and t[k + 1] in "+-":
+            raise _EvalError("signed exponent without braces")
+        exp, k = _eval_power(t, k + 1)
+        if abs(exp) > 1000:
+            raise _EvalError("exponent too large")
+        base = base ** exp
+    return base, k
+
+
+def _group(t: list[str], k: int, close: str) -> tuple[complex, int]:
+    val, k = _eval_sum(t, k)
+    if k >= len(t) or t[k] != close:
+        raise _EvalError("unbalanced")
+    return val, k + 1
+
+
+def _eval_atom(t: list[str], k: int) -> tuple[complex, int]:
+    if k >= len(t):
+        raise _EvalError("end")
+    tok = t[k]
+    if tok == "(":
+        return _group(t, k + 1, ")")
+    if tok == "{":
+        return _group(t, k + 1, "}")
+    if tok == "\\pi":
+        return complex(3.141592653589793), k + 1
+    if tok == "i":
+        return 1j, k + 1
+    if tok == "\\frac":
+        if k + 1 >= len(t) or t[k + 1] != "{":
+            raise _EvalError("frac")
+        a, k = _group(t, k + 2, "}")
+        if k >= len(t) or t[k] != "{":
+            raise _EvalError("frac")
+        b, k = _group(t, k + 1, "}")
+        return a / b, k
+    if tok == "\\sqrt":
+        n = 2.0
+        if k + 1 < len(t) and t[k + 1] == "[":
+            nv, k = _group(t, k + 2, "]")
+            if nv.imag or nv.real != int(nv.real) or nv.real < 2:
+                raise _EvalError("root index")
+            n, k = nv.real, k - 1
+        if k + 1 >= len(t) or t[k + 1] != "{":
+            raise _EvalError("sqrt")
+        x, k = _group(t, k + 2, "}")
+        if x.imag or x.real < 0:
+            raise _EvalError("complex root")  # branch conventions: leave to sympy
+        return complex(x.real ** (1.0 / n)), k
+    if tok[0].isdigit() or tok[0] == ".":
+        return complex(float(tok)), k + 1
+    raise _EvalError(tok)
+
+
+def surely_different(a: str, b: str) -> bool:
+    """True when both are plain constants whose values differ beyond rounding doubt."""
+    va, vb = float_value(a), float_value(b)
+    if va is None or vb is None:
+        return False
+    return abs(va - vb) > 1e-6 * max(1.0, abs(va), abs(vb))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -664,6 +817,8 @@ def quick_equal(gold: str, pred: str) -> Optional[bool]:
         return False
     if canonical_key(g) == canonical_key(p):
         return True
+    if ("\\text" in gold or "\\text" in pred) and text_key(_strip_outer(gold)) == text_key(_strip_outer(pred)):
+        return True  # \text{4:30 p.m.} = 4:30 \text{ p.m.}
     return compare(_parsed(gold), _parsed(pred), quick_leaf)
 
 

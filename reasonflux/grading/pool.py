@@ -1,9 +1,10 @@
 """Worker processes with a hard wall-clock timeout per comparison; usable from any thread.
 
-No SIGALRM: each worker is a child process (``python -m reasonflux.grading.worker``) fed one task at
-a time over a pipe. A task that runs past its timeout gets its worker killed (SIGKILL) and replaced;
-the task's verdict is ``timeout`` and the run goes on. A task's clock starts when it is handed to a
-ready worker, so worker start-up (imports, about half a second) never counts against it.
+No SIGALRM. One zygote process (``python -m reasonflux.grading.worker --zygote``) imports sympy once;
+workers are forked from it on request, each fed one comparison at a time over its own socket. A
+comparison that runs past its timeout gets its worker killed (SIGKILL) and a fresh fork takes its
+place in milliseconds; the comparison's verdict is ``timeout`` and the run goes on. A comparison's
+clock starts when a ready worker takes it, so start-up never counts against it.
 
 One pool per process is kept warm between calls (``shared_pool``) and closed at exit.
 
@@ -16,6 +17,8 @@ import atexit
 import json
 import os
 import selectors
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,40 +26,40 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-STARTUP_TIMEOUT_S = 120.0  # a worker that is not ready by then is broken
-MAX_START_FAILURES = 3  # workers dying before ready this many times in a row: give up
-POLL_S = 0.05
+STARTUP_TIMEOUT_S = 120.0  # a zygote or worker that is not ready by then is broken
+MAX_START_FAILURES = 3  # zygotes dying before they fork anything this many times in a row: give up
+IDLE_WAIT_S = 0.5
 
 
 @dataclass
 class _Worker:
-    proc: subprocess.Popen
+    sock: socket.socket
+    pid: int | None = None
     buf: bytes = b""
-    ready: bool = False
     started: float = field(default_factory=time.monotonic)
-    task: int | None = None  # index of the task it is working on
+    task: int | None = None  # index of the comparison it is working on
     deadline: float = 0.0
+    dead: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.pid is not None and not self.dead
 
     def send(self, task: int, gold: str, pred: str, timeout: float) -> None:
-        line = json.dumps([task, gold, pred]) + "\n"
-        self.proc.stdin.write(line.encode("ascii"))
-        self.proc.stdin.flush()
+        self.sock.sendall((json.dumps([task, gold, pred]) + "\n").encode("ascii"))
         self.task, self.deadline = task, time.monotonic() + timeout
 
     def kill(self) -> None:
-        try:
-            self.proc.kill()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        for f in (self.proc.stdin, self.proc.stdout):
+        if self.pid is not None:
             try:
-                f.close()
+                os.kill(self.pid, signal.SIGKILL)
             except OSError:
                 pass
+        self.dead = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
 
 def _worker_env() -> dict[str, str]:
@@ -74,130 +77,159 @@ class WorkerPool:
     def __init__(self, workers: int = 2):
         self.size = max(1, int(workers))
         self._workers: list[_Worker] = []
+        self._zygote: subprocess.Popen | None = None
+        self._ctrl: socket.socket | None = None
         self._lock = threading.Lock()
-        self._start_failures = 0
+        self._failures = 0
         self.started_total = 0
         self.killed_total = 0
 
-    # -- process management -------------------------------------------------------------------
-    def _spawn(self) -> _Worker:
+    # -- processes ------------------------------------------------------------------------------
+    def _ensure_zygote(self) -> None:
+        if self._zygote is not None and self._zygote.poll() is None:
+            return
+        if self._zygote is not None:
+            self._failures += 1
+            self._drop_zygote()
+            if self._failures >= MAX_START_FAILURES:
+                raise RuntimeError("grading workers fail to start; run `python -m reasonflux.grading.worker --selftest` to see why")
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         stderr = None if os.environ.get("REASONFLUX_DEBUG") else subprocess.DEVNULL
-        proc = subprocess.Popen([sys.executable, "-m", "reasonflux.grading.worker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=stderr, env=_worker_env(), close_fds=True)
-        os.set_blocking(proc.stdout.fileno(), False)
+        self._zygote = subprocess.Popen(
+            [sys.executable, "-m", "reasonflux.grading.worker", "--zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+            env=_worker_env(), close_fds=True)
+        theirs.close()
+        self._ctrl = mine
+        self._zygote_started = time.monotonic()
+
+    def _drop_zygote(self) -> None:
+        if self._ctrl is not None:
+            try:
+                self._ctrl.close()
+            except OSError:
+                pass
+        if self._zygote is not None:
+            try:
+                self._zygote.kill()
+                self._zygote.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._zygote, self._ctrl = None, None
+        for w in self._workers:
+            if not w.ready:
+                w.kill()
+        self._workers = [w for w in self._workers if not w.dead]
+
+    def _spawn(self) -> None:
+        self._ensure_zygote()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            socket.send_fds(self._ctrl, [b"w"], [theirs.fileno()])
+        except OSError:
+            mine.close()
+            self._drop_zygote()
+            self._failures += 1
+            return
+        finally:
+            theirs.close()
+        self._workers.append(_Worker(mine))
         self.started_total += 1
-        return _Worker(proc)
 
     def _fill(self, n: int) -> None:
-        self._workers = [w for w in self._workers if w.proc.poll() is None]
+        self._workers = [w for w in self._workers if not w.dead]
         while len(self._workers) < n:
-            self._workers.append(self._spawn())
+            before = len(self._workers)
+            self._spawn()
+            if len(self._workers) == before:
+                self._ensure_zygote()  # raises after repeated failures
+
+    def start(self, workers: int | None = None) -> None:
+        """Start the zygote and workers now, without waiting (they warm up in the background)."""
+        with self._lock:
+            self.size = max(self.size, workers or self.size)
+            try:
+                self._fill(self.size)
+            except RuntimeError:
+                pass
 
     def close(self) -> None:
         with self._lock:
             for w in self._workers:
-                try:
-                    w.proc.stdin.close()
-                except OSError:
-                    pass
-            deadline = time.monotonic() + 1.0
-            for w in self._workers:
-                try:
-                    w.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    pass
                 w.kill()
             self._workers = []
+            self._drop_zygote()
 
-    def warm(self, workers: int | None = None) -> None:
-        """Start the workers now (they import sympy in the background)."""
-        with self._lock:
-            self.size = max(self.size, workers or self.size)
-            self._fill(self.size)
-
-    # -- running tasks ------------------------------------------------------------------------
+    # -- running comparisons --------------------------------------------------------------------
     def run(self, tasks: list[tuple[str, str]], timeout: float, workers: int | None = None) -> list[tuple[str, object]]:
         with self._lock:
             n_workers = max(1, min(workers or self.size, max(len(tasks), 1)))
             self.size = max(self.size, n_workers)
             try:
                 return self._run(tasks, float(timeout), n_workers)
-            except RuntimeError as e:  # workers cannot start: every task gets an error verdict
+            except RuntimeError as e:  # workers cannot start: every comparison gets an error verdict
                 return [("error", str(e))] * len(tasks)
 
     def _run(self, tasks: list[tuple[str, str]], timeout: float, n_workers: int) -> list[tuple[str, object]]:
         results: list[tuple[str, object] | None] = [None] * len(tasks)
         queue = list(range(len(tasks)))[::-1]
         remaining = len(tasks)
-        self._fill(n_workers)
         sel = selectors.DefaultSelector()
         try:
             while remaining:
                 self._fill(n_workers)
-                for w in list(self._workers):
+                for w in self._workers:
                     if w.ready and w.task is None and queue:
                         i = queue.pop()
                         try:
                             w.send(i, *tasks[i], timeout)
-                        except (BrokenPipeError, OSError):
+                        except OSError:
                             queue.append(i)
-                            self._retire(w)
+                            w.kill()
                 for key in list(sel.get_map().values()):
                     sel.unregister(key.fileobj)
                 for w in self._workers:
-                    sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+                    if not w.dead:
+                        sel.register(w.sock, selectors.EVENT_READ, w)
                 now = time.monotonic()
-                deadlines = [w.deadline for w in self._workers if w.task is not None]
-                wait = min([d - now for d in deadlines] + [POLL_S * 10]) if deadlines else POLL_S * 10
-                for key, _ in sel.select(max(0.0, wait)):
-                    remaining -= self._read(key.data, results)
+                deadlines = [w.deadline - now for w in self._workers if w.task is not None]
+                wait = max(0.0, min(deadlines + [IDLE_WAIT_S]))
+                for key, _ in sel.select(wait):
+                    remaining -= self._read(key.data, results, queue)
                 now = time.monotonic()
-                for w in list(self._workers):
-                    if w.task is not None and now >= w.deadline and results[w.task] is None:
-                        results[w.task] = ("timeout", None)
-                        remaining -= 1
+                for w in self._workers:
+                    if w.dead:
+                        continue
+                    if w.task is not None and now >= w.deadline:
+                        if results[w.task] is None:
+                            results[w.task] = ("timeout", None)
+                            remaining -= 1
                         self.killed_total += 1
-                        self._retire(w)
-                    elif w.proc.poll() is not None:
-                        remaining -= self._died(w, results, queue)
+                        w.kill()
                     elif not w.ready and now - w.started > STARTUP_TIMEOUT_S:
-                        self._retire(w)
-                        self._start_failed(results, queue)
+                        w.kill()
+                        self._failures += 1
+                        self._drop_zygote()
+                if self._failures >= MAX_START_FAILURES:
+                    raise RuntimeError("grading workers fail to start; run `python -m reasonflux.grading.worker --selftest` to see why")
         finally:
             sel.close()
         return [r if r is not None else ("error", "not run") for r in results]
 
-    def _retire(self, w: _Worker) -> None:
-        w.kill()
-        if w in self._workers:
-            self._workers.remove(w)
-
-    def _start_failed(self, results: list, queue: list[int]) -> None:
-        self._start_failures += 1
-        if self._start_failures >= MAX_START_FAILURES:
-            raise RuntimeError("grading workers fail to start; run `python -m reasonflux.grading.worker` to see why")
-
-    def _died(self, w: _Worker, results: list, queue: list[int]) -> int:
-        """A worker exited on its own (crash, memory). Its task gets an error verdict."""
-        done = 0
-        if w.task is not None and results[w.task] is None:
-            results[w.task] = ("error", f"grading worker died (exit code {w.proc.returncode})")
-            done = 1
-        was_ready = w.ready
-        self._retire(w)
-        if not was_ready:
-            self._start_failed(results, queue)
-        return done
-
-    def _read(self, w: _Worker, results: list) -> int:
+    def _read(self, w: _Worker, results: list, queue: list[int]) -> int:
         try:
-            chunk = os.read(w.proc.stdout.fileno(), 1 << 16)
+            chunk = w.sock.recv(1 << 16)
         except (BlockingIOError, InterruptedError):
             return 0
         except OSError:
             chunk = b""
-        if not chunk:
-            return 0  # EOF: handled by the poll() check
+        if not chunk:  # the worker died on its own (crash, memory): its comparison is an error
+            done = 0
+            if w.task is not None and results[w.task] is None:
+                results[w.task] = ("error", "grading worker died")
+                done = 1
+            w.kill()
+            return done
         w.buf += chunk
         done = 0
         while b"\n" in w.buf:
@@ -207,8 +239,8 @@ class WorkerPool:
             except ValueError:
                 continue
             if isinstance(msg, dict) and msg.get("ready"):
-                w.ready = True
-                self._start_failures = 0
+                w.pid = int(msg["pid"])
+                self._failures = 0
                 continue
             task, value = msg
             if w.task == task and results[task] is None:
@@ -228,7 +260,7 @@ def shared_pool(workers: int = 2) -> WorkerPool:
     with _SHARED_LOCK:
         if _SHARED is None:
             _SHARED = WorkerPool(workers)
-            atexit.register(_SHARED.close)
+            atexit.register(close_shared_pool)
         return _SHARED
 
 

@@ -36,11 +36,17 @@ def hint_messages(problem: str, library: str | Path | Library = "builtin", k: in
 
     With no template matching at all, the user turn is the bare problem.
     """
+    return hints_with_ids(problem, library, k, system, mode)[0]
+
+
+def hints_with_ids(problem: str, library: str | Path | Library = "builtin", k: int = 3,
+                   system: str | None = None, mode: str | None = None) -> tuple[list[dict[str, str]], list[str]]:
+    """:func:`hint_messages` plus the ids of the templates offered (synthesis records them)."""
     from reasonflux.templates.retrieve import DEFAULT_MODE, get_retriever
 
     hits = get_retriever(library, mode or DEFAULT_MODE).search(problem, k) if k > 0 else []
     msgs = [{"role": "system", "content": system}] if system else []
     if not hits:
-        return msgs + [{"role": "user", "content": problem}]
+        return msgs + [{"role": "user", "content": problem}], []
     block = "\n\n".join(format_template(h.template, h.rank) for h in hits)
-    return msgs + [{"role": "user", "content": HINT_PROMPT.format(templates=block, problem=problem)}]
+    return msgs + [{"role": "user", "content": HINT_PROMPT.format(templates=block, problem=problem)}], [h.template.id for h in hits]

@@ -32,7 +32,7 @@ from reasonflux.templates.library import Library, Template, load_library
 MODES = ("hierarchical", "flat", "embeddings")
 DEFAULT_MODE = "hierarchical"
 # BM25 parameters (bm25s "lucene" variant).
-BM25_K1 = 1.2
+BM25_K1 = 1.5
 BM25_B = 0.75
 # Field weights for a template document: each field's tokens are repeated this many times.
 FIELD_WEIGHTS: dict[str, int] = {"name": 3, "tags": 3, "section": 2, "description": 2, "applicability": 2,
@@ -48,7 +48,7 @@ EMBED_MODEL_ENV = "REASONFLUX_EMBED_MODEL"
 
 # ------------------------------------------------------------------------------------ tokenisation
 
-TOKEN_RE = re.compile(r"\\[a-z]+|[a-z]+(?:-[a-z]+)*|[≡≤≥√π∑∏∫!%]")
+TOKEN_RE = re.compile(r"\\[a-z]+|[a-z]+(?:-[a-z]+)*|[≡≤≥√π∑∏∫!%°∠]")
 # LaTeX commands and symbols that carry meaning -> a word; formatting commands -> dropped (None).
 MATH_WORDS: dict[str, str | None] = {
     "\\equiv": "congruent", "≡": "congruent", "\\pmod": "mod", "\\bmod": "mod", "\\mod": "mod",
@@ -58,7 +58,7 @@ MATH_WORDS: dict[str, str | None] = {
     "\\lfloor": "floor", "\\lceil": "ceiling", "\\infty": "infinity", "\\perp": "perpendicular",
     "\\parallel": "parallel", "\\circ": "degree", "\\det": "determinant", "\\vec": "vector",
     "\\overrightarrow": "vector", "\\gcd": "gcd", "\\operatorname": None, "!": "factorial", "%": "percent",
-    "\\mid": "divide", "\\nmid": "divide", "\\cdots": None, "\\ldots": None, "\\dots": None,
+    "°": "degree", "∠": "angle", "\\mid": "divide", "\\nmid": "divide", "\\cdots": None, "\\ldots": None, "\\dots": None,
     "\\cdot": None, "\\times": None, "\\left": None, "\\right": None, "\\frac": None, "\\dfrac": None,
     "\\tfrac": None, "\\text": None, "\\textbf": None, "\\mathrm": None, "\\mathbf": None, "\\mathbb": None,
     "\\mathcal": None, "\\quad": None, "\\qquad": None, "\\le": None, "\\ge": None, "\\leq": None,
@@ -75,9 +75,17 @@ must does do did so from up out also where when while one both being been were h
 answer value values number numbers express form simplest write integer integers positive real exactly
 """.split())
 MIN_TOKEN_LEN = 2
+# Words that mean the same to a retriever (applied before stemming).
+SYNONYMS: dict[str, str] = {
+    "least": "minimum", "smallest": "minimum", "minimal": "minimum", "minimize": "minimum", "minimise": "minimum",
+    "minimized": "minimum", "minimised": "minimum", "minimizing": "minimum", "minimising": "minimum",
+    "greatest": "maximum", "largest": "maximum", "maximal": "maximum", "maximize": "maximum", "maximise": "maximum",
+    "maximized": "maximum", "maximised": "maximum", "maximizing": "maximum", "maximising": "maximum",
+}
 # Formula shapes -> feature tokens ("~..."; never produced by words). Problems state their method
 # in formulas more than in words ("a_(n+2) = ...", "x^2 + y^2 = 625", "f(1/x)"), and the templates'
 # tags and applicability quote the same shapes, so matching shapes is what makes BM25 find them.
+CASED_FEATURES = frozenset({"~points"})  # matched before lowercasing
 MATH_FEATURES: tuple[tuple[str, str], ...] = (
     (r"[a-z]\s*\^\s*\{?2\}?\s*\+\s*[a-z]\s*\^\s*\{?2", "~sumsq"),                 # x^2 + y^2
     (r"\b\d+\s*\^\s*\{?\(?\d{2,}", "~bigpow"),                                      # 7^2024, 2^{18}
@@ -91,7 +99,9 @@ MATH_FEATURES: tuple[tuple[str, str], ...] = (
     (r"\b[a-z]\s*\(\s*[a-z]\s*\(", "~composition"),                                   # f(f(x)), g(h(x))
     (r"\b[fgh]\s*\(\s*[^()]*?[a-z][^()]*?\)", "~fcall"),                               # f(x), g(x - 1)
     (r"\b[fgh]\s*\(\s*(?:1\s*/|\(?[a-z]\s*-\s*1\)?\s*/|1\s*-\s*[a-z])", "~moebius"),  # f(1/x), f((x-1)/x)
-    (r"\b1\s*/\s*\(?[a-z]", "~reciprocal"),                                             # 1/m, 1/(1-x)
+    (r"\b\d+\s*/\s*\(?[a-z]\b", "~reciprocal"),                                         # 1/m, 4/x, 1/(1-x)
+    (r"(?<![a-z])(?!as|at|by|us|up|ad)[a-dp-z]{2}(?![a-z])", "~varproduct"),              # xy + yz + zx, ab
+    (r"\b[A-Z]{2,3}\b", "~points"),                                                        # BC, ABC (case kept)
     (r"\|[^|\n]{1,30}\|", "~abs"),
     (r"\d\s*[+-]\s*\d*\s*i\b|\bi\s*\\?sin|\bi\s*\^|\bz\s*\^|\|z\|", "~complex"),
     (r"\(\s*[a-z]\s*,\s*[a-z]\s*(?:,\s*[a-z]\s*)?\)", "~tuple"),                    # (a, b), (x, y, z)
@@ -101,7 +111,16 @@ MATH_FEATURES: tuple[tuple[str, str], ...] = (
     (r"\b\d+\s*/\s*\d+\b", "~fraction"),
     (r"\\?binom|\bc\(\s*\d+\s*,", "~binomial"),
 )
-_FEATURES = [(re.compile(rx), tok) for rx, tok in MATH_FEATURES]
+# A feature's regex runs only when one of its needles is in the text (most queries have no "^" or
+# "_"): this halves tokenisation time.
+FEATURE_NEEDLES: dict[str, tuple[str, ...]] = {
+    **{f: ("^",) for f in ("~sumsq", "~bigpow", "~numvarpow", "~varvarpow", "~highpow", "~quadratic")},
+    "~indexshift": ("_",), "~subscript": ("_",), "~ellipsis": ("...", "dots", "…"), "~composition": ("(",),
+    "~fcall": ("(",), "~moebius": ("(",), "~reciprocal": ("/",), "~fraction": ("/",), "~abs": ("|",),
+    "~tuple": ("(",), "~product": (")",), "~log": ("log", "ln"), "~sqrt": ("sqrt", "√"), "~binomial": ("binom", "c("),
+}
+_FEATURES = [(re.compile(rx), tok, FEATURE_NEEDLES.get(tok, ())) for rx, tok in MATH_FEATURES if tok not in CASED_FEATURES]
+_FEATURES_CASED = [(re.compile(rx), tok, FEATURE_NEEDLES.get(tok, ())) for rx, tok in MATH_FEATURES if tok in CASED_FEATURES]
 
 
 @lru_cache(maxsize=65536)
@@ -126,9 +145,13 @@ def stem(word: str) -> str:
 def tokenize(text: str) -> list[str]:
     """Lowercased word stems, meaningful LaTeX commands and formula-shape features (MATH_FEATURES);
     stopwords, single letters and bare numbers are dropped."""
-    text = text.lower()
     out: list[str] = []
-    for rx, feat in _FEATURES:
+    for rx, feat, _ in _FEATURES_CASED:
+        out.extend([feat] * len(rx.findall(text)))
+    text = text.lower()
+    for rx, feat, needles in _FEATURES:
+        if needles and not any(n in text for n in needles):
+            continue
         out.extend([feat] * len(rx.findall(text)))
     for tok in TOKEN_RE.findall(text):
         if tok in MATH_WORDS:
@@ -146,7 +169,7 @@ def tokenize(text: str) -> list[str]:
             continue
         if len(tok) < MIN_TOKEN_LEN or tok in STOPWORDS:
             continue
-        out.append(stem(tok))
+        out.append(SYNONYMS.get(tok) or stem(tok))
     return out
 
 
@@ -169,7 +192,7 @@ def _domain_words(domain: str) -> str:
 
 def index_version() -> str:
     """Changes whenever anything that shapes the stored index changes."""
-    spec = json.dumps([TOKENIZER_VERSION, FIELD_WEIGHTS, BM25_K1, BM25_B, sorted(STOPWORDS), MATH_FEATURES,
+    spec = json.dumps([TOKENIZER_VERSION, FIELD_WEIGHTS, BM25_K1, BM25_B, sorted(STOPWORDS), MATH_FEATURES, SYNONYMS,
                        sorted((k, v or "") for k, v in MATH_WORDS.items())])
     return hashlib.sha256(spec.encode()).hexdigest()[:10]
 

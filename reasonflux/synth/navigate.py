@@ -1,0 +1,66 @@
+"""Navigator-mode synthesis: each candidate trajectory is one full navigator run (plan → retrieve
+→ adjust → instruct/solve/judge → final), rendered as F1-style reasoning that names the template
+and walks its steps.
+
+    reasonflux synth --mode navigator --problems problems.jsonl --teacher MODEL --samples 2 --out runs/synth-nav
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from reasonflux.synth.pipeline import Candidate, SynthProblem, Store, record, select
+
+STEP_HEADER = "Step {i}: {instruction}"
+
+
+def trace_reasoning(trace: Any) -> str:
+    """The trace as one reasoning text: the chosen template, its plan, each step and its result."""
+    chosen = next((r for r in trace.retrieved if r.get("id") == trace.template_id), None)
+    lines = []
+    if chosen:
+        lines.append(f"This calls for the template \"{chosen['name']}\".")
+    elif trace.plan.get("method"):
+        lines.append(f"Method: {trace.plan['method']}.")
+    if trace.planned_steps:
+        lines.append("Plan: " + " ".join(f"({i}) {s}" for i, s in enumerate(trace.planned_steps, 1)))
+    for st in trace.steps:
+        lines.append(STEP_HEADER.format(i=st.index, instruction=st.instruction.strip()))
+        lines.append(st.response.strip())
+    for rev in trace.revisions:
+        lines.append(f"(After step {rev['after_step']} the remaining plan was revised: {rev.get('reason', '')})")
+    return "\n\n".join(x for x in lines if x)
+
+
+def run_navigator_mode(problems: list[SynthProblem], store: Store, backend: Any, cfg: Any,
+                       on_problem: Callable[[dict], None] | None = None) -> None:
+    from reasonflux.chat import split_reasoning
+    from reasonflux.grading import grade
+    from reasonflux.reasoning.navigator import NavigatorSettings, reason
+    from reasonflux.templates.retrieve import get_retriever
+
+    retriever = get_retriever(cfg.templates) if cfg.templates != "none" else None
+    for p in problems:
+        if p.id in store.done:
+            continue
+        cands = []
+        for i in range(cfg.samples):
+            settings = NavigatorSettings(k=cfg.templates_k, max_steps=cfg.max_steps, solver_max_tokens=cfg.max_tokens,
+                                         temperature=cfg.temperature, seed=cfg.seed + i, solver_think=cfg.think)
+            trace = reason(p.problem, backend, backend, retriever, settings)
+            final = split_reasoning(trace.final_response, prefilled=cfg.think)
+            v = grade(response=trace.final_response, gold=p.answer, kind="math", prefilled=cfg.think)
+            if v.extracted is None and trace.final_answer is not None:
+                v = grade(answer=trace.final_answer, gold=p.answer, kind="math")
+            tokens = sum(t["completion"] for t in trace.tokens.values())
+            cands.append(Candidate(text=trace.final_response, reasoning=trace_reasoning(trace), answer_part=final.answer,
+                                   finish_reason="stop", completion_tokens=tokens, extracted=v.extracted, correct=v.correct,
+                                   reason=v.reason, template_ids=[r["id"] for r in trace.retrieved],
+                                   extra={"navigator_template": trace.template_id, "stop_reason": trace.stop_reason}))
+        kept = select(cands, cfg.keep)
+        verdicts = [c.correct for c in cands]
+        summary = {"samples": len(cands), "correct": sum(verdicts), "kept": len(kept),
+                   "tokens": sum(c.completion_tokens for c in cands), "reasons": [c.reason for c in cands]}
+        store.finish(p, [record(p, c, cfg.model, verdicts, i) for i, c in enumerate(kept)], summary)
+        if on_problem:
+            on_problem(summary)
