@@ -21,8 +21,8 @@ class Case(NamedTuple):
     note: str
 
 
-def A(id: str, gold: str, given: str, correct: bool, note: str = "") -> Case:  # noqa: A002, N802
-    return Case(id, "math", "answer", gold, given, correct, None, note)
+def A(id: str, gold: str, given: str, correct: bool, note: str = "", reason: str | None = None) -> Case:  # noqa: A002, N802
+    return Case(id, "math", "answer", gold, given, correct, reason, note)
 
 
 def R(id: str, gold: str, given: str, correct: bool, reason: str | None = None, note: str = "") -> Case:  # noqa: A002, N802
@@ -153,8 +153,8 @@ CASES: list[Case] = [
     A("set-braces", "\\{1\\pm\\sqrt{5},-2\\}", "\\{-2, 1+\\sqrt5, 1-\\sqrt5\\}", True, "\\pm inside a set"),
     A("set-vs-list", "\\{1, 2\\}", "2, 1", True, "set vs bare list: unordered"),
     A("set-vs-tuple", "\\{1, 2\\}", "(1, 2)", False, "a set is not a tuple"),
-    A("tuple-vs-list-ordered", "(1, 3)", "1, 3", True, "bare list against a tuple: in order"),
-    A("tuple-vs-list-swapped", "(3, 1)", "1, 3", False, "bare list against a tuple: in order"),
+    A("tuple-vs-list-ordered", "(1, 3)", "1, 3", False, "a bare list is not a tuple (it may be two answers)"),
+    A("tuple-vs-list-swapped", "(3, 1)", "1, 3", False, "a bare list is not a tuple"),
     A("tuple-polar", "\\left( 3, \\frac{\\pi}{2} \\right)", "(3, \\pi/2)", True, "polar point"),
     A("tuple-polar-wrong", "\\left( 3, \\frac{\\pi}{2} \\right)", "\\left( 3, \\frac{3\\pi}{2} \\right)", False, "wrong angle"),
     A("tuple-triple", "(6,31,-1)", "(6, 31, -1)", True, "spacing"),
@@ -305,7 +305,7 @@ CASES: list[Case] = [
     # --- pathological but valid ------------------------------------------------------------------
     R("patho-huge-power-wrong", "7", "\\boxed{10^{10^{10^{10}}}}", False, None, "no hang; not equal (or timeout)"),
     A("patho-garbage", "5", "\\frac{1}{\\sqrt{}}^^_{}\\left(", False, "invalid LaTeX"),
-    A("patho-empty-answer", "5", "   ", False, "empty answer"),
+    A("patho-empty-answer", "5", "   ", False, "empty answer", reason="no_answer"),
 ]
 
 # MATH500 answer kinds that must equal a differently formatted but identical answer.

@@ -121,3 +121,12 @@ def test_run_metrics_leaves_out_incomplete_problems():
     assert (m["problems"], m["missing_samples"], m["complete"], m["selected_problems"]) == (2, 1, False, 3)
     assert m["avg@n"]["value"] == pytest.approx(0.5)
     assert set(m["by_level"]) == {"0", "1"}
+
+
+def test_voting_uses_the_graders_equivalence():
+    from reasonflux.evals.runner import equivalence
+
+    eq = equivalence("math")
+    assert M.vote_clusters(["\\frac12", "0.5", "1/3", "\\frac{1}{2}"], eq) == [0, 0, 1, 0]
+    assert M.vote_clusters(["5", "500"], eq) == [0, 1]  # a grader trap: not the same answer
+    assert M.vote_clusters(["B", "\\text{(B)}", "C"], equivalence("choice")) == [0, 0, 1]

@@ -17,6 +17,8 @@ from typing import Any
 from reasonflux.config import register as register_command
 from reasonflux.evals.runner import EvalConfig
 
+TABLE_WIDTH = 160  # tables printed to a pipe or file (make demo | tee) are not squeezed to 80 columns
+
 
 @dataclass
 class RescoreConfig:
@@ -50,7 +52,8 @@ def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
         t.add_column(h, justify="left" if i == 0 else "right")
     for r in rows:
         t.add_row(*r)
-    Console(width=max(120, Console().width)).print(t)
+    console = Console()
+    (console if console.is_terminal else Console(width=TABLE_WIDTH)).print(t)
 
 
 def eval_main(cfg: EvalConfig) -> dict[str, Any]:
@@ -80,7 +83,8 @@ def rescore_main(cfg: RescoreConfig) -> dict[str, Any]:
     gold = {(p["benchmark"], p["id"]): (p["answer"], p.get("kind", "math")) for p in run.problems}
     todo = [s for s in run.samples if (s["benchmark"], s["problem_id"]) in gold and s.get("finish_reason") != "error"]
     items = [{"response": s.get("text") or "", "gold": gold[(s["benchmark"], s["problem_id"])][0],
-              "kind": gold[(s["benchmark"], s["problem_id"])][1], "prefilled": bool(s.get("prefilled"))} for s in todo]
+              "kind": gold[(s["benchmark"], s["problem_id"])][1], "prefilled": bool(s.get("prefilled")),
+              "finish_reason": s.get("finish_reason")} for s in todo]
     changed = 0
     with store.RunLock(run.path):
         for s, v in zip(todo, grade_many(items, workers=cfg.workers, timeout=cfg.timeout)):

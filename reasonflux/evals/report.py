@@ -72,7 +72,7 @@ def summary_rows(metrics: dict[str, Any]) -> list[list[str]]:
         h = headline(m)
         kmax = str(max((int(k) for k in m.get("pass@k", {})), default=0)) or "–"
         t = m.get("completion_tokens", {})
-        toks = f"{t['mean']:.0f} / {t['median']:.0f} / {t['p90']:.0f}" if t else "–"
+        toks = f"{t['mean']:.0f}/{t['median']:.0f}/{t['p90']:.0f}" if t else "–"
         incomplete = "" if m.get("complete", True) else f" (missing {m.get('missing_samples')})"
         rows.append([
             TITLES.get(b, b) + incomplete, str(m.get("problems", 0)), str(m.get("n", 0)), h["acc"], h["stderr"], h["ci"],
@@ -83,8 +83,8 @@ def summary_rows(metrics: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-SUMMARY_HEADER = ["benchmark", "problems", "n", "avg@n %", "± stderr", "95% CI", "pass@n %", "maj@n %", "no answer %",
-                  "cap hit %", "tokens mean / median / p90"]
+SUMMARY_HEADER = ["benchmark", "problems", "n", "avg@n %", "± se", "95% CI", "pass@n %", "maj@n %", "no answer %",
+                  "cap hit %", "tokens mean/med/p90"]
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> str:

@@ -198,7 +198,7 @@ def make_record(item: Item, comp: Any, *, seed: int, prefilled: bool) -> dict[st
     else:
         # A server that returns reasoning separately hands us the answer part only.
         v = grade(response=comp.text, gold=item.problem.answer, kind=item.problem.kind,
-                  prefilled=prefilled and not comp.reasoning)
+                  prefilled=prefilled and not comp.reasoning, finish_reason=comp.finish_reason)
         extracted, correct, reason = v.extracted, bool(v.correct), v.reason
     return {
         "benchmark": item.benchmark, "problem_id": item.problem.id, "sample_index": item.index,

@@ -18,11 +18,16 @@ LETTERS = "ABCD"
 
 _WRAPPER_RE = re.compile(r"\\(?:text|textbf|mathrm|mathbf|textit|mbox)\s*\{([^{}]*)\}")
 _L = f"[{LETTERS}]"
+_NOT_A = LETTERS.replace("A", "")
 _SEP = r"[\s:*=\-\u2014]*"
+# Words that may follow an answer letter "A" ("A because ..."); any other lowercase word makes it
+# the article ("A detailed check ...").
+_A_CONTINUATIONS = "|".join(("because", "since", "as", "and", "which", "is", "it", "with", "from", "due", "or", "for", "here", "this"))
 # The letter itself: optional markdown/brackets around it and no word character right after it.
 # An unbracketed "A" followed by an ordinary word ("A detailed check") is prose, not a choice.
 _LETTER = (rf"(?:(?:\*\*|__)?[\(\[]\s*(?P<b>{_L})\s*[\)\]](?:\*\*|__)?"
-           rf"|(?:\*\*|__)?(?:\\text(?:bf)?\{{)?(?P<u>{_L})\}}?(?:\*\*|__)?(?!\s+(?!{'|'.join(('because', 'since', 'as', 'and', 'which', 'is', 'it', 'with', 'from', 'due', 'or', 'for', 'here', 'this'))})\b[a-z])"
+           rf"|(?:\*\*|__)?(?:\\text(?:bf)?\{{)?(?P<u>[{_NOT_A}])\}}?(?:\*\*|__)?"
+           rf"|(?:\*\*|__)?(?:\\text(?:bf)?\{{)?(?P<a>A)\}}?(?:\*\*|__)?(?!\s+(?!{_A_CONTINUATIONS})\b[a-z])"
            rf")(?![A-Za-z0-9])")
 _PHRASES = [
     rf"(?i:(?:final|correct|right|best)\s+answer(?:\s+is|\s+would\s+be)?){_SEP}(?i:(?:option|choice)\s*)?{_LETTER}",
@@ -65,7 +70,7 @@ def choice_from_part(part: str) -> str | None:
     for rx in _PHRASE_RES:
         for m in rx.finditer(part):
             if best is None or m.start() > best[0]:
-                best = (m.start(), m.group("b") or m.group("u"))
+                best = (m.start(), m.group("b") or m.group("u") or m.group("a"))
     if best:
         return best[1]
     lines = [ln for ln in part.strip().splitlines() if ln.strip()]

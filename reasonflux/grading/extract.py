@@ -188,8 +188,8 @@ def bare_answer(part: str) -> str | None:
     s = s.rstrip(".").strip()
     if not s or len(s) > BARE_ANSWER_MAX_CHARS or "\n" in s:
         return None
-    if _WORD_RE.search(_COMMAND_WORD_RE.sub(" ", s)):
-        return None
+    if re.search(r"(?<![\\A-Za-z])[A-Za-z]{2,}", _COMMAND_WORD_RE.sub(" ", s)):
+        return None  # words: prose, not a bare answer
     return s
 
 
@@ -211,7 +211,7 @@ def extract_from_part(part: str) -> str | None:
             late = [m for m in _FINAL_PHRASE_RE.finditer(part) if m.start() > boxes[-1][1]]
             if late:
                 restated = _after_phrase(part[late[-1].end():])
-                if restated:
+                if restated and _no_prose(restated):
                     return restated
             return boxed
     return phrase_answer(part) or bare_answer(part)

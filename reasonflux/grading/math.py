@@ -27,8 +27,8 @@ Policies (docs/grading.md has one example per rule; all are symmetric in gold/pr
   ``x = 5+5+1 = 11`` gives its last value; ``\\frac13 \\approx 0.33`` gives the exact value; two
   assignments to different names differ;
 * bare lists and ``\\{...\\}`` sets are unordered (``1, -2`` = ``-2, 1``); tuples are ordered
-  (``(1,2)`` != ``(2,1)``); a bare list against a tuple compares in order; a set never equals a
-  tuple; ``a \\pm b`` is the list ``a+b, a-b``;
+  (``(1,2)`` != ``(2,1)``); a tuple never equals a bare list or a set (``(1,2)`` != ``1, 2``, which
+  could be two answers or the interval's ends); ``a \\pm b`` is the list ``a+b, a-b``;
 * intervals need the same brackets (``[2,5)`` != ``(2,5]``); unions compare part by part;
   an inequality equals the interval it describes (``x \\ge 5`` = ``[5,\\infty)``);
 * matrices compare entry by entry (``pmatrix`` = ``bmatrix``); a column vector equals the tuple of
@@ -96,7 +96,7 @@ _SINGLE_LETTER_TEXT_RE = re.compile(r"\\text\{\s*([A-Za-z])\s*\}")
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])")
 _PERCENT_RE = re.compile(r"\\?%|\\text\{\s*percent\s*\}")
 _DOLLAR_RE = re.compile(r"\\\$|^\$(?=\s*[\d.\-])|(?<=\d)\s*[\u20ac\u00a3\u00a5]|^[\u20ac\u00a3\u00a5]\s*(?=\d)")
-_TRAILING_TEXT_UNIT_RE = re.compile(r"^(?P<head>.*?[\d}\)a-zA-Z])\s*\\text\{\s*[A-Za-z][A-Za-z .'/-]*\}(?:\s*\^\s*\{?\s*[23]\s*\}?)?$", re.S)
+_TRAILING_TEXT_UNIT_RE = re.compile(r"^(?P<head>.*?[\d}\)a-zA-Z])\s*\\text\{\s*(?![ei]\s*\})[A-Za-z][A-Za-z .'/-]*\}(?:\s*\^\s*\{?\s*[23]\s*\}?)?$", re.S)
 _TRAILING_WORD_UNIT_RE = re.compile(
     r"^(?P<head>.*?[\d}])\s*(?:" + "|".join(sorted((re.escape(u).replace("\\ ", r"\s+") for u in UNIT_WORDS), key=len, reverse=True))
     + r")\.?(?:\s*\^\s*\{?\s*[23]\s*\}?)?$", re.S | re.I)
@@ -122,7 +122,7 @@ def _strip_outer(s: str) -> str:
         m = re.match(r"\\(?:boxed|fbox)\s*\{", s)
         if m and s.endswith("}") and matching_braces(s).get(m.end() - 1) == len(s) - 1:
             s = s[m.end():-1]
-        s = re.sub(r"[\s.,;]+$", "", s) if not s.endswith("\\.") else s
+        s = re.sub(r"(?<!\\)[\s.,;]+$", "", s) if not s.endswith("\\.") else s
     return s
 
 
@@ -175,6 +175,7 @@ def normalize(s: str) -> str:
     s = _TEXT_CMD_RE.sub(r"\\text{", s)
     s = re.sub(r"\\text\{\s*\}", " ", s)
     s = _TEXT_NUMBER_RE.sub(r"\1", s)
+    s = _strip_units(s)  # before \text{m} becomes the letter m
     if not re.fullmatch(r"\\text\{\s*[A-Za-z]\s*\}", s.strip()):
         s = _SINGLE_LETTER_TEXT_RE.sub(r"\1", s)  # \mathrm{e} inside a formula is the letter
     s = _fix_frac_sqrt(s)
@@ -573,15 +574,18 @@ def compare(a: Node, b: Node, leaf: Leaf) -> Optional[bool]:
         return compare(a.items[0], b, leaf) if a.kind == "eq" else compare(a, b.items[0], leaf)
     ka, kb = a.kind, b.kind
     if ka in _SEQ and kb in _SEQ:
-        if {ka, kb} == {"set", "tuple"}:
-            return False
-        if "tuple" in (ka, kb):
+        if ka == "tuple" and kb == "tuple":
             return _ordered(a.items, b.items, leaf)
+        if "tuple" in (ka, kb):
+            return False  # "1, 2" (two answers) is not the pair or interval "(1, 2)"
         return _unordered(a.items, b.items, leaf)
     if ka in ("list", "set") and len(a.items) == 1 and kb not in _SEQ:
         return compare(a.items[0], b, leaf)
     if kb in ("list", "set") and len(b.items) == 1 and ka not in _SEQ:
         return compare(a, b.items[0], leaf)
+    if (ka == "list") != (kb == "list") and (ka if kb == "list" else kb) not in _SEQ + ("interval", "union", "matrix"):
+        many, one = (a, b) if ka == "list" else (b, a)  # "15\frac{39}{40} or \frac{639}{40}": each one equal
+        return _all([compare(x, one, leaf) for x in many.items])
     if ka == "matrix" or kb == "matrix":
         if ka == kb:
             if len(a.items) != len(b.items) or any(len(x) != len(y) for x, y in zip(a.items, b.items)):
@@ -826,6 +830,9 @@ def quick_equal(gold: str, pred: str) -> Optional[bool]:
 # sympy layer (imported lazily; runs in grading workers)
 # ---------------------------------------------------------------------------------------------
 
+_IMAG_RE = re.compile(r"(?<![A-Za-z\\])i(?![A-Za-z])")
+
+
 @functools.lru_cache(maxsize=8192)
 def _sympy(s: str):  # noqa: ANN202
     """latex2sympy with math-verify's complex detection; raises when the LaTeX does not parse."""
@@ -835,7 +842,16 @@ def _sympy(s: str):  # noqa: ANN202
     if len(s) > MAX_SYMPY_CHARS:
         raise ValueError("answer too long to parse")
     cfg = NormalizationConfig(basic_latex=False, units=False, malformed_operators=True, nits=False, boxed="none", equations=False)
-    return latex2sympy(s, is_real=not should_treat_as_complex(s), convert_degrees=False, normalization_config=cfg)
+    complex_ = should_treat_as_complex(s) or bool(_IMAG_RE.search(s))
+    e = latex2sympy(s, is_real=not complex_, convert_degrees=False, normalization_config=cfg)
+    if complex_:
+        import sympy
+
+        try:  # latex2sympy keeps "i" a symbol: in an answer it is the imaginary unit
+            e = e.subs({v: sympy.I for v in getattr(e, "free_symbols", ()) if getattr(v, "name", "") == "i"})
+        except Exception:  # noqa: BLE001 - sets, relations: leave them as they are
+            pass
+    return e
 
 
 def _constant_value(e, digits: int = NUMERIC_DIGITS):  # noqa: ANN001, ANN202

@@ -83,6 +83,7 @@ class WorkerPool:
         self._failures = 0
         self.started_total = 0
         self.killed_total = 0
+        self.tasks_total = 0
 
     # -- processes ------------------------------------------------------------------------------
     def _ensure_zygote(self) -> None:
@@ -164,6 +165,7 @@ class WorkerPool:
     def run(self, tasks: list[tuple[str, str]], timeout: float, workers: int | None = None) -> list[tuple[str, object]]:
         with self._lock:
             n_workers = max(1, min(workers or self.size, max(len(tasks), 1)))
+            self.tasks_total += len(tasks)
             self.size = max(self.size, n_workers)
             try:
                 return self._run(tasks, float(timeout), n_workers)
@@ -254,12 +256,16 @@ _SHARED: WorkerPool | None = None
 _SHARED_LOCK = threading.Lock()
 
 
+_SHARED_PID = 0
+
+
 def shared_pool(workers: int = 2) -> WorkerPool:
-    """The process-wide pool (created on first use, grown to ``workers``, closed at exit)."""
-    global _SHARED
+    """The process-wide pool (created on first use, grown to ``workers``, closed at exit). A forked
+    child gets a pool of its own and leaves its parent's workers alone."""
+    global _SHARED, _SHARED_PID
     with _SHARED_LOCK:
-        if _SHARED is None:
-            _SHARED = WorkerPool(workers)
+        if _SHARED is None or _SHARED_PID != os.getpid():
+            _SHARED, _SHARED_PID = WorkerPool(workers), os.getpid()
             atexit.register(close_shared_pool)
         return _SHARED
 
@@ -267,6 +273,6 @@ def shared_pool(workers: int = 2) -> WorkerPool:
 def close_shared_pool() -> None:
     global _SHARED
     with _SHARED_LOCK:
-        if _SHARED is not None:
+        if _SHARED is not None and _SHARED_PID == os.getpid():
             _SHARED.close()
-            _SHARED = None
+        _SHARED = None

@@ -50,7 +50,7 @@ CLOSE_TIMEOUT_S = 60.0  # a replica's engine shutdown before it is killed
 IDS_IN_REPORT = 5  # request ids named per retried shard
 FAULT_EXIT_CODE = 86  # fault injection (tests, drills): the replica's process exits with this code
 # Environment passed to replicas on a cluster (model caches, offline mode, engine knobs).
-ENV_PREFIXES = ("HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TOKENIZERS_", "VLLM_", "REASONFLUX_", "OMP_NUM_THREADS")
+ENV_PREFIXES = ("HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TOKENIZERS_", "VLLM_", "REASONFLUX_")
 
 ProgressFn = Callable[[int, Completion], None]
 
@@ -189,6 +189,15 @@ class RayPoolBackend:
                 ray.init(address=address, include_dashboard=False, logging_level="WARNING")
             except (ConnectionError, ValueError, RuntimeError) as e:
                 raise UserError(f"cannot connect to the Ray cluster at {address or '$RAY_ADDRESS'}: {str(e).splitlines()[0]}") from None
+        try:
+            self._start(address, replicas, gpus_per_replica)
+        except BaseException:
+            if self._own_ray:
+                ray.shutdown()
+            raise
+
+    def _start(self, address: str | None, replicas: int | None, gpus_per_replica: float | None) -> None:
+        ray = self._ray
         resources = ray.cluster_resources()
         self.cluster = {"CPU": resources.get("CPU", 0.0), "GPU": resources.get("GPU", 0.0),
                         "nodes": sum(1 for n in ray.nodes() if n.get("Alive"))}
@@ -201,8 +210,8 @@ class RayPoolBackend:
                                 f"{self.gpus_per_replica:g} GPU and {self.cpus_per_replica:g} CPU (--gpus-per-replica, --cpus-per-replica)")
             replicas = fits
         elif replicas > fits:
-            self._log(f"{replicas} replicas asked for but the cluster fits {fits} now ({self._cluster_text()}); "
-                      f"the rest start when resources appear")
+            self._log(f"{replicas} replicas asked for but the cluster fits {fits} now ({self._cluster_text()}); the rest "
+                      f"start when resources appear (an autoscaling cluster), else check --gpus-per-replica")
         self.replicas = int(replicas)
         self.max_replacements = REPLACEMENTS_PER_REPLICA * self.replicas
         self.replacements = 0
@@ -319,9 +328,9 @@ class RayPoolBackend:
         self._closed = True
         ray = self._ray
         live = [s for s in self.slots if s.state != "dead"]
-        try:
-            ray.wait([s.actor.close.remote() for s in live if s.state == "ready"], num_returns=sum(s.state == "ready" for s in live),
-                     timeout=CLOSE_TIMEOUT_S)
+        idle = [s.actor.close.remote() for s in live if s.state == "ready" and not s.busy]  # busy ones (an interrupted
+        try:                                                                             # call) are killed at once
+            ray.wait(idle, num_returns=len(idle), timeout=CLOSE_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - best effort: the actors are killed next
             pass
         for s in live:

@@ -20,11 +20,14 @@ MODULE = "reasonflux.train"
 
 
 def write_launch_config(cfg: Any) -> Path:
-    """The config every rank reads: ``cfg`` with the one-off actions switched off."""
+    """The config every rank reads: ``cfg`` with the one-off actions switched off and local paths
+    made absolute (ranks may start in another directory)."""
     from reasonflux.config import save_config
 
-    run_cfg = replace(cfg, print_launch=False, estimate=False)
-    return save_config(run_cfg, Path(cfg.output_dir) / LAUNCH_CONFIG)
+    local = lambda p: str(Path(p).resolve()) if p and Path(p).exists() else p  # noqa: E731 - hub ids stay as they are
+    run_cfg = replace(cfg, print_launch=False, estimate=False, model=local(cfg.model), data=local(cfg.data),
+                      output_dir=str(Path(cfg.output_dir).resolve()))
+    return save_config(run_cfg, Path(run_cfg.output_dir) / LAUNCH_CONFIG)
 
 
 def commands(cfg: Any, config_path: str | Path) -> dict[str, str]:

@@ -21,6 +21,7 @@ use TRL's fused LM head, which scores tokens tile by tile without materialising 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,6 +31,7 @@ from typing import Any
 RECIPES = ("f1-7b", "f1-14b", "f1-32b", "tiny")
 DEEPSPEED_CONFIGS = {"zero3": "zero3.json", "zero3_offload": "zero3_offload.json"}
 MEMORY_MODES = ("auto", "fast", "lean", "min")
+SDPA_BACKENDS = ("auto", "flash", "cudnn", "efficient", "fa3", "fa4")
 ENGINES = ("trl", "llamafactory")
 CONFIG_FILE = "train_config.yaml"  # resolved config, beside the model and in every checkpoint
 STATS_FILE = "data_stats.json"
@@ -66,6 +68,7 @@ class TrainConfig:
     deepspeed: str | None = field(default=None, metadata={"help": "zero3 | zero3_offload | path to a DeepSpeed JSON (none: plain DDP / one device)"})
     memory_mode: str = field(default="auto", metadata={"help": "auto | fast | lean | min (activation checkpointing; see docs/training.md)"})
     attn_implementation: str = field(default="auto", metadata={"help": "auto | sdpa | flash_attention_2 | eager"})
+    sdpa_backend: str = field(default="auto", metadata={"help": "sdpa kernel: auto | flash | cudnn | efficient | fa3 | fa4 (fa3/fa4 need their packages)"})
     compile: bool = field(default=False, metadata={"help": "torch.compile each decoder layer (fuses norms/activations; fast mode, no ZeRO-3)"})
     logging_steps: int = field(default=10, metadata={"help": "log every N steps"})
     save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps"})
@@ -120,13 +123,15 @@ def validate(cfg: TrainConfig) -> None:
                         "(the tokenizer's own template may drop the reasoning)")
     if not 0 <= cfg.warmup_ratio < 1:
         raise UserError(f"warmup_ratio must be in [0, 1) (got {cfg.warmup_ratio})")
+    if cfg.sdpa_backend not in SDPA_BACKENDS:
+        raise UserError(f"unknown sdpa_backend {cfg.sdpa_backend!r}; choose one of {', '.join(SDPA_BACKENDS)}")
     if cfg.cutoff_len < 2:
         raise UserError(f"cutoff_len must be at least 2 (got {cfg.cutoff_len})")
     if cfg.nodes < 1 or cfg.gpus_per_node < 1:
         raise UserError("nodes and gpus_per_node must be at least 1")
     if not cfg.model:
         raise UserError("train needs a base model: --model HF_ID_OR_DIR (or a --recipe that names one)")
-    if not (cfg.estimate or cfg.print_launch) and not cfg.data:
+    if not cfg.estimate and not cfg.data:
         raise UserError("train needs data: --data sft.jsonl (messages rows, as `reasonflux synth` writes)")
     deepspeed_config_path(cfg.deepspeed)
 
@@ -146,6 +151,34 @@ def resolve_attn_implementation(name: str) -> str:
     if torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None:
         return "flash_attention_2"
     return "sdpa"
+
+
+def configure_sdpa(backend: str) -> str:
+    """Choose torch SDPA's kernel for this process; returns what is in effect.
+
+    ``flash`` / ``cudnn`` / ``efficient`` switch the other fused kernels off (the math kernel stays as
+    the fallback for shapes a kernel refuses); ``fa3`` / ``fa4`` activate FlashAttention 3/4 through
+    torch's registry (needs ``flash_attn_interface`` / ``flash_attn.cute``); ``auto`` keeps torch's
+    defaults. Has no effect with ``attn_implementation=flash_attention_2``.
+    """
+    import torch
+
+    if backend in ("fa3", "fa4"):
+        from torch.nn.attention import activate_flash_attention_impl
+
+        from reasonflux.errors import UserError
+
+        try:
+            activate_flash_attention_impl(backend.upper())
+        except Exception as e:  # noqa: BLE001 - missing package or unsupported GPU
+            raise UserError(f"sdpa_backend {backend}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        return backend
+    if backend in ("flash", "cudnn", "efficient"):
+        torch.backends.cuda.enable_flash_sdp(backend == "flash")
+        torch.backends.cuda.enable_cudnn_sdp(backend == "cudnn")
+        torch.backends.cuda.enable_mem_efficient_sdp(backend == "efficient")
+        torch.backends.cuda.enable_math_sdp(True)
+    return backend
 
 
 def _keep_attention_policy(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> Any:
@@ -204,7 +237,7 @@ def resolve_memory_mode(cfg: TrainConfig, model_config: Any, world_size: int) ->
     gpu_bytes = (cfg.gpu_memory_gb * estimate.GIB if cfg.gpu_memory_gb
                  else torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
     shape = estimate.shape_from_config(model_config)
-    per_node = min(world_size, cfg.gpus_per_node)
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE") or min(world_size, cfg.gpus_per_node))  # set by torchrun
     nodes = max(1, world_size // max(per_node, 1))
     states = estimate.model_states(shape, deepspeed=cfg.deepspeed, gpus_per_node=per_node, nodes=nodes)
     return estimate.pick_memory_mode(shape, cfg.cutoff_len * cfg.per_device_train_batch_size, states["gpu"], gpu_bytes)
@@ -217,9 +250,11 @@ def resolve_memory_mode(cfg: TrainConfig, model_config: Any, world_size: int) ->
 def build_args(cfg: TrainConfig) -> Any:
     """TRL ``SFTConfig`` for ``cfg``. Create it BEFORE loading the model: with a ZeRO-3 config it
     registers DeepSpeed globally so that ``from_pretrained`` partitions the weights as they load."""
+    import torch
     from trl import SFTConfig
 
     return SFTConfig(
+        use_cpu=not torch.accelerator.is_available(),  # without it, torchrun on CPUs runs unconnected copies
         output_dir=cfg.output_dir,
         learning_rate=cfg.learning_rate,
         num_train_epochs=cfg.num_train_epochs,
@@ -235,7 +270,7 @@ def build_args(cfg: TrainConfig) -> Any:
         fp16=False,
         seed=cfg.seed,
         deepspeed=deepspeed_config_path(cfg.deepspeed),
-        gradient_checkpointing=False,  # set on the model by apply_memory_mode (selective policies need a callable)
+        activation_checkpointing=False,  # set on the model by apply_memory_mode (selective policies need a callable)
         logging_steps=cfg.logging_steps,
         logging_first_step=True,
         save_strategy="steps",
@@ -348,6 +383,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     model = load_model(cfg, tokenizer)
     mode = resolve_memory_mode(cfg, model.config, args.world_size)
     apply_memory_mode(model, mode)
+    configure_sdpa(cfg.sdpa_backend)
     if cfg.compile:
         compile_layers(model)
 
@@ -370,6 +406,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "format": cfg.format,
         "memory_mode": mode,
         "attn_implementation": resolve_attn_implementation(cfg.attn_implementation),
+        "sdpa_backend": cfg.sdpa_backend,
         "world_size": args.world_size,
         "resumed_from": resume_from,
         "global_step": trainer.state.global_step,

@@ -1,0 +1,169 @@
+"""Scale-out on Ray (CPU, a local Ray instance with 2 CPUs): ``reasonflux eval --executor ray`` with
+2 replicas of the tiny model equals the local run; a replica that dies mid-run (its process exits
+while holding a shard) or is ``ray.kill``-ed has its shard retried elsewhere, every (problem, sample)
+lands exactly once and the retry is reported; ``reasonflux synth --executor ray`` runs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reasonflux.cli import app
+
+ray = pytest.importorskip("ray")
+
+BENCHES = "aime24,math500"
+LIMIT = 4
+N = 2
+EVAL_FLAGS = ["--benchmarks", BENCHES, "--limit", str(LIMIT), "--n", str(N), "--temperature", "0", "--max-tokens", "8",
+              "--prompt-style", "instruct", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory, tiny_model_dir, data_dir) -> Path:
+    out = tmp_path_factory.mktemp("scale") / "local"
+    res = CliRunner().invoke(app, ["eval", "--model", str(tiny_model_dir), "--data-dir", str(data_dir), "--out", str(out), *EVAL_FLAGS])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def _lines(run: Path) -> list[dict]:
+    return [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]
+
+
+def _by_key(run: Path) -> dict:
+    return {(s["benchmark"], s["problem_id"], s["sample_index"]): s for s in _lines(run)}
+
+
+def _same_as_local(run: Path, local: Path) -> None:
+    rows = _lines(run)
+    counts = Counter((s["benchmark"], s["problem_id"], s["sample_index"]) for s in rows)
+    assert len(rows) == 2 * LIMIT * N and set(counts.values()) == {1}  # every (problem, sample) exactly once
+    mine, ref = _by_key(run), _by_key(local)
+    assert mine.keys() == ref.keys()
+    for k, s in ref.items():  # greedy + deterministic engine: the same samples, whatever replica made them
+        for f in ("text", "finish_reason", "completion_tokens", "prompt_tokens", "seed", "prompt_hash", "prefilled", "extracted"):
+            assert mine[k][f] == s[f], (k, f)
+    assert json.loads((run / "metrics.json").read_text()) == json.loads((local / "metrics.json").read_text())
+
+
+def test_eval_executor_ray_two_replicas_equals_local(ray_instance, local_run, tiny_model_dir, data_dir, tmp_path):
+    out = tmp_path / "ray"
+    res = CliRunner().invoke(app, ["eval", "--model", str(tiny_model_dir), "--data-dir", str(data_dir), "--out", str(out),
+                                   "--executor", "ray", "--replicas", "2", *EVAL_FLAGS])
+    assert res.exit_code == 0, res.output
+    _same_as_local(out, local_run)
+    scale = json.loads((out / "scale.json").read_text())
+    assert scale["replicas"] == 2 and scale["samples"] == 2 * LIMIT * N and scale["shards"] >= 2
+    assert scale["retried"] == [] and scale["failed"] == []
+    assert "executor: ray" in (out / "config.yaml").read_text()
+    # a finished run resumes to nothing: no replicas are started, nothing is appended
+    before = (out / "samples.jsonl").read_bytes()
+    res = CliRunner().invoke(app, ["eval", "--model", str(tiny_model_dir), "--data-dir", str(data_dir), "--out", str(out),
+                                   "--executor", "ray", "--replicas", "2", *EVAL_FLAGS])
+    assert res.exit_code == 0 and (out / "samples.jsonl").read_bytes() == before
+
+
+def test_replica_death_mid_run_is_retried_and_reported(ray_instance, local_run, tiny_model_dir, data_dir, tmp_path):
+    from reasonflux.config import resolve
+    from reasonflux.evals.runner import EvalConfig, run
+    from reasonflux.scale.ray_pool import RayPoolBackend
+    from reasonflux.types import Request
+
+    out = tmp_path / "faulty"
+    flags = dict(zip(EVAL_FLAGS[:-1:2], EVAL_FLAGS[1:-1:2]))
+    cfg = resolve(EvalConfig, {k.lstrip("-"): v for k, v in flags.items()},
+                  {"model": str(tiny_model_dir), "data_dir": str(data_dir), "out": str(out), "quiet": True})
+    # The replica that receives shard 1 exits its process on the first attempt, as an OOM kill would.
+    pool = RayPoolBackend({"backend": "hf", "model": str(tiny_model_dir), "device": "cpu"}, replicas=2, shard_size=3,
+                          fault_shard=1, report_path=out / "scale.json")
+    try:
+        assert pool.wait_ready() == 2
+        run(cfg, backend=pool)
+        _same_as_local(out, local_run)
+        assert [(r["shard"], r["attempt"], r["replica_died"]) for r in pool.retried] == [(1, 1, True)]
+        assert pool.retried[0]["request_ids"] and pool.failed == []
+        scale = json.loads((out / "scale.json").read_text())
+        assert scale["retried"][0]["shard"] == 1 and scale["replacements"] == 1
+        assert [s["state"] for s in scale["replica_detail"]][:2] == ["ready", "dead"]
+
+        # ray.kill on a live replica (node loss): found when its next shard fails, retried on another.
+        victim = pool.slots[0]
+        ray.kill(victim.actor, no_restart=True)
+        with pytest.raises(ray.exceptions.RayActorError):
+            ray.get(victim.actor.tokenizer.remote(), timeout=60)
+        reqs = [Request(messages=[{"role": "user", "content": f"What is {i}+1?"}], max_tokens=4, id=f"q{i}") for i in range(6)]
+        seen: list[int] = []
+        outs = pool.generate(reqs, progress=lambda i, c: seen.append(i))
+        assert sorted(seen) == list(range(6)) and all(len(o) == 1 and o[0].finish_reason != "error" for o in outs)
+        assert len(pool.retried) == 2 and pool.retried[1]["replica"] == 0 and pool.retried[1]["replica_died"]
+    finally:
+        pool.close()
+
+
+def test_synth_executor_ray_against_scripted_teacher(ray_instance, tmp_path):
+    from reasonflux.testing.server import ScriptedServer
+
+    problems = [{"id": f"p{i}", "problem": f"What is {i} plus {i}?", "answer": str(2 * i)} for i in range(1, 7)]
+    (tmp_path / "problems.jsonl").write_text("".join(json.dumps(p) + "\n" for p in problems))
+
+    def teacher(body: dict, index: int) -> str:
+        i = int(body["messages"][-1]["content"].split("What is ")[1].split(" ")[0])
+        right = 2 * i if i != 3 else 99  # p3 is always answered wrongly
+        return f"<think>\n{i}+{i}={right}\n</think>\n\n$\\boxed{{{right}}}$"
+
+    out = tmp_path / "synth"
+    with ScriptedServer(teacher) as srv:
+        res = CliRunner().invoke(app, ["synth", "--problems", str(tmp_path / "problems.jsonl"), "--backend", "openai",
+                                       "--teacher", "scripted", "--base-url", srv.base_url, "--samples", "2",
+                                       "--templates", "none", "--no-decontaminate", "--out", str(out), "--chunk", "6",
+                                       "--executor", "ray", "--replicas", "2", "--shard-size", "2"])
+        assert res.exit_code == 0, res.output
+        assert len(srv.requests) >= 6
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["problems"] == 6 and summary["solved"] == 5 and summary["failed"] == 0
+    kept = [json.loads(x)["meta"]["problem_id"] for x in (out / "trajectories.jsonl").read_text().splitlines()]
+    assert sorted(kept) == ["p1", "p2", "p4", "p5", "p6"]
+    scale = json.loads((out / "scale.json").read_text())
+    assert scale["backend"] == "openai" and scale["samples"] == 12 and scale["shards"] == 6
+
+
+def test_scale_settings_are_checked(ray_instance, tmp_path):
+    from reasonflux.errors import UserError
+    from reasonflux.scale import ScaleConfig, make_backend
+
+    with pytest.raises(UserError, match="--executor 'dask'"):
+        make_backend(ScaleConfig(executor="dask"))
+    with pytest.raises(UserError, match="need --executor ray"):
+        make_backend(ScaleConfig(replicas=2))
+    with pytest.raises(UserError, match="use --replicas N"):
+        make_backend(ScaleConfig(executor="ray", data_parallel=2))
+    from reasonflux.scale.ray_pool import RayPoolBackend
+
+    with pytest.raises(UserError, match="less than --tensor-parallel-size 2"):
+        RayPoolBackend({"backend": "vllm", "tensor_parallel_size": 2}, gpus_per_replica=1)
+    with pytest.raises(UserError, match="no replica fits"):  # vllm wants a GPU; this cluster has none
+        RayPoolBackend({"backend": "vllm", "tensor_parallel_size": 1})
+    # --data-parallel 2 on one machine: a pool of 2 (the running instance is reused); a model that
+    # cannot load comes back from the replica as its one-line error.
+    from reasonflux.evals.runner import EvalConfig
+    from reasonflux.types import Request
+
+    pool = make_backend(EvalConfig(model=str(tmp_path / "no-such-model"), data_parallel=2), log_dir=tmp_path)
+    try:
+        assert isinstance(pool, RayPoolBackend) and pool.replicas == 2
+        with pytest.raises(UserError, match="no-such-model"):
+            pool.generate([Request(messages=[{"role": "user", "content": "hi"}])])
+    finally:
+        pool.close()
