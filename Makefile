@@ -26,8 +26,14 @@ chromium:
 	  (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium not installed: the HTML render test will be skipped")
 
+# The main job: SmolLM2 (offline, CPU) on the first DEMO_LIMIT MATH500 problems with the quick preset
+# (2 samples, 384 tokens each), then the seed-style table. Local data when ../shared/benchdata exists,
+# else the hub. Resumable: rerun to continue; rm -rf runs/demo to start over.
+DEMO_LIMIT ?= 10
 demo: install
-	REASONFLUX_DATA_DIR=$${REASONFLUX_DATA_DIR:-$(DATA)} $(VENV)/bin/reasonflux demo
+	@D=$${REASONFLUX_DATA_DIR:-$(DATA)}; if [ -d "$$D" ]; then export REASONFLUX_DATA_DIR="$$D"; else unset REASONFLUX_DATA_DIR; fi; \
+	$(VENV)/bin/reasonflux eval --preset quick --benchmarks math500 --limit $(DEMO_LIMIT) --out runs/demo --name smollm2-quick && \
+	$(VENV)/bin/reasonflux report runs/demo --all-reported
 
 test: install chromium
 	REASONFLUX_DATA_DIR=$${REASONFLUX_DATA_DIR:-$(DATA)} $(PY) -m pytest -q

@@ -1,8 +1,11 @@
 """Scale-out throughput: samples/s of the tiny random model (hf backend, CPU, greedy, one torch thread
-per engine) in this process versus a :class:`~reasonflux.scale.ray_pool.RayPoolBackend` with 1 and 2
-replicas on a local Ray instance, and the driver's own overhead per sample (time the driver spends on
-the pool — cutting shards, sending requests, receiving completions — not waiting for replicas).
-Replicas are started and warmed up before timing: engine start-up is reported separately.
+per engine) in this process (one call; and the pool's shards one after another, to separate sharding
+from Ray) versus a :class:`~reasonflux.scale.ray_pool.RayPoolBackend` with 1 and 2 replicas on a local
+Ray instance, and the driver's own overhead per sample (time the driver spends on the pool — cutting
+shards, sending requests, receiving completions — not waiting for replicas). Replicas are started and
+warmed up before timing (start-up is reported separately); the configurations are timed in turns.
+On a shared 2-core machine other load lowers the 2-replica figure: the ``busy`` column (replica-seconds
+in the engine per wall second) shows whether both replicas were working at once.
 
     .venv/bin/python benchmarks/scale_out.py                     # prints a table, writes JSON
     .venv/bin/python benchmarks/scale_out.py --requests 128 --max-tokens 32 --repeats 2
@@ -44,7 +47,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     from reasonflux.backends import load_backend
-    from reasonflux.scale.ray_pool import RayPoolBackend
+    from reasonflux.scale.ray_pool import SHARDS_PER_REPLICA, RayPoolBackend
     from reasonflux.testing.tiny import save_tiny
     from reasonflux.types import Request
 
@@ -79,10 +82,15 @@ def main() -> None:
                 pools[n].stats[k] = 0 if isinstance(pools[n].stats[k], int) else 0.0
             for slot in pools[n].slots:
                 slot.busy_s = 0.0
-        walls: dict = {"local": [], **{n: [] for n in sizes}}
+        walls: dict = {"local": [], "local_shards": [], **{n: [] for n in sizes}}
         same = dict.fromkeys(sizes, True)
+        shard = -(-args.requests // (sizes[0] * SHARDS_PER_REPLICA))  # the first pool's auto shard size
         for _ in range(args.repeats):
             walls["local"].append(timed(local)[0])
+            t0 = time.perf_counter()
+            for k in range(0, args.requests, shard):  # the same shards, one after another, in process
+                local.generate(requests[k:k + shard])
+            walls["local_shards"].append(time.perf_counter() - t0)
             for n in sizes:
                 wall, _, outs = timed(pools[n])
                 walls[n].append(wall)
@@ -91,6 +99,10 @@ def main() -> None:
         rows.append({"executor": "local (in process)", "replicas": 1, "start_s": None, "wall_s": base,
                      "samples_per_s": args.requests / base, "tokens_per_s": tokens / base, "speedup_vs_1_replica": None,
                      "driver_ms_per_sample": None, "same_outputs": True, "walls": walls["local"]})
+        wall = statistics.median(walls["local_shards"])
+        rows.append({"executor": f"local, shards of {shard}", "replicas": 1, "start_s": None, "wall_s": wall,
+                     "samples_per_s": args.requests / wall, "tokens_per_s": tokens / wall, "speedup_vs_1_replica": None,
+                     "driver_ms_per_sample": None, "same_outputs": True, "walls": walls["local_shards"]})
         one = statistics.median(walls[sizes[0]])
         for n in sizes:
             wall, pool = statistics.median(walls[n]), pools[n]
@@ -111,13 +123,13 @@ def main() -> None:
 
     print(f"{args.requests} greedy samples × ≤{args.max_tokens} tokens, tiny model, hf on CPU, {args.cpus} CPUs, "
           f"median of {args.repeats} (configurations in turns); load average {load[0]:.1f}")
-    print(f"{'executor':<20}{'replicas':>9}{'start s':>9}{'wall s':>9}{'samples/s':>11}{'tok/s':>9}{'vs 1 rep':>10}"
+    print(f"{'executor':<22}{'replicas':>9}{'start s':>9}{'wall s':>9}{'samples/s':>11}{'tok/s':>9}{'vs 1 rep':>10}"
           f"{'driver ms/sample':>18}{'busy':>6}{'same text':>11}")
     for r in rows:
         start = f"{r['start_s']:.1f}" if r["start_s"] is not None else "-"
         drv = f"{r['driver_ms_per_sample']:.3f}" if r["driver_ms_per_sample"] is not None else "-"
         sp = f"{r['speedup_vs_1_replica']:.2f}x" if r["speedup_vs_1_replica"] is not None else "-"
-        print(f"{r['executor']:<20}{r['replicas']:>9}{start:>9}{r['wall_s']:>9.2f}{r['samples_per_s']:>11.1f}"
+        print(f"{r['executor']:<22}{r['replicas']:>9}{start:>9}{r['wall_s']:>9.2f}{r['samples_per_s']:>11.1f}"
               f"{r['tokens_per_s']:>9.0f}{sp:>10}{drv:>18}{r.get('replicas_busy', 1.0):>6.2f}{str(r['same_outputs']):>11}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({

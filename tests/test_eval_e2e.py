@@ -116,3 +116,21 @@ def test_eval_over_http_against_scripted_server(tmp_path, data_dir):
     rows = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     gp = [s for s in rows if s["benchmark"] == "gpqa_diamond"]
     assert all(s["extracted"] == "B" and s["reasoning"] == "Comparing the options." for s in gp)
+
+
+def test_presets_are_eval_config_layers():
+    from reasonflux.config import resolve
+    from reasonflux.evals import load_preset, preset_names
+    from reasonflux.evals.runner import EvalConfig, n_for
+
+    assert preset_names() == ["deepseek-r1", "quick", "reasonflux-f1"]
+    f1 = resolve(EvalConfig, load_preset("reasonflux-f1"))
+    assert (f1.temperature, f1.max_tokens, f1.prompt_style, f1.format, f1.prefill, f1.system) == (0.0, 32768, "raw", "model", "", None)
+    assert all(n_for(f1, b) == 1 for b in BENCHES.split(","))
+    r1 = resolve(EvalConfig, load_preset("deepseek-r1"))
+    assert (r1.temperature, r1.top_p, r1.max_tokens, r1.prefill, r1.prompt_style) == (0.6, 0.95, 32768, "<think>\n", "instruct")
+    assert [n_for(r1, b) for b in BENCHES.split(",")] == [64, 64, 4, 8]
+    flagged = resolve(EvalConfig, load_preset("deepseek-r1"), {"n": "2", "temperature": "0.7"})  # flags win
+    assert [n_for(flagged, b) for b in BENCHES.split(",")] == [2, 2, 2, 2] and flagged.temperature == 0.7
+    quick = resolve(EvalConfig, load_preset("quick"))
+    assert quick.max_tokens <= 512 and n_for(quick, "math500") == 2

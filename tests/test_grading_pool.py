@@ -43,6 +43,9 @@ def test_pathological_input_returns_in_time(name):
     v = grade_many([{"gold": "5", "response": PATHOLOGICAL[name]}], workers=2, timeout=TIMEOUT)[0]
     elapsed = time.monotonic() - t
     assert elapsed <= TIMEOUT + SLACK, (name, elapsed, v)
+    t = time.monotonic()
+    as_answer = grade_many([{"gold": "5", "answer": PATHOLOGICAL[name]}], workers=2, timeout=TIMEOUT)[0]
+    assert time.monotonic() - t <= TIMEOUT + SLACK, (name, as_answer)
     assert v.reason in ("equal", "not_equal", "timeout", "no_answer", "error"), v
     if name.startswith("megabyte"):
         assert v.correct and v.reason == "equal"  # a huge response is still graded
@@ -84,3 +87,15 @@ def test_timeout_works_from_a_thread():
     timed = [o for o in out if isinstance(o, tuple)]
     assert all(v.reason == "timeout" and s <= 2 * (TIMEOUT + SLACK) for v, s in timed)  # the two calls queue on one pool
     assert all(v.correct for v in out if not isinstance(v, tuple))
+
+
+@pytest.mark.parametrize("name", list(PATHOLOGICAL))
+def test_pathological_choice_extraction_is_quick(name):
+    from reasonflux.grading import extract_choice
+
+    t = time.monotonic()
+    v = grade_many([{"gold": "B", "response": PATHOLOGICAL[name], "kind": "choice"},
+                    {"gold": "B", "answer": PATHOLOGICAL[name], "kind": "choice"}], workers=2, timeout=TIMEOUT)
+    extract_choice(PATHOLOGICAL[name])
+    assert time.monotonic() - t <= TIMEOUT + SLACK
+    assert not any(x.correct for x in v)

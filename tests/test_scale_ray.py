@@ -6,6 +6,7 @@ lands exactly once and the retry is reported; ``reasonflux synth --executor ray`
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -101,8 +102,14 @@ def test_replica_death_mid_run_is_retried_and_reported(ray_instance, local_run, 
         # ray.kill on a live replica (node loss): found when its next shard fails, retried on another.
         victim = pool.slots[0]
         ray.kill(victim.actor, no_restart=True)
-        with pytest.raises(ray.exceptions.RayActorError):
-            ray.get(victim.actor.tokenizer.remote(), timeout=60)
+        for _ in range(600):  # ray.kill is asynchronous: wait until the process is really gone
+            try:
+                ray.get(victim.actor.tokenizer.remote(), timeout=60)
+            except ray.exceptions.RayActorError:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("ray.kill did not kill the replica")
         reqs = [Request(messages=[{"role": "user", "content": f"What is {i}+1?"}], max_tokens=4, id=f"q{i}") for i in range(6)]
         seen: list[int] = []
         outs = pool.generate(reqs, progress=lambda i, c: seen.append(i))
@@ -137,6 +144,26 @@ def test_synth_executor_ray_against_scripted_teacher(ray_instance, tmp_path):
     assert sorted(kept) == ["p1", "p2", "p4", "p5", "p6"]
     scale = json.loads((out / "scale.json").read_text())
     assert scale["backend"] == "openai" and scale["samples"] == 12 and scale["shards"] == 6
+
+
+def test_out_of_retries_is_recorded_as_errors_and_a_replacement_takes_over(ray_instance):
+    from reasonflux.scale.ray_pool import RayPoolBackend
+    from reasonflux.testing.server import ScriptedServer
+    from reasonflux.types import Request
+
+    with ScriptedServer(lambda body, i: "\\boxed{4}") as srv:
+        pool = RayPoolBackend({"backend": "openai", "model": "served", "base_url": srv.base_url, "max_retries": 0},
+                              replicas=1, shard_size=1, max_retries=0, fault_shard=0)
+        try:
+            reqs = [Request(messages=[{"role": "user", "content": f"q{i}"}], n=2, max_tokens=4, id=f"q{i}") for i in range(3)]
+            outs = pool.generate(reqs)
+        finally:
+            pool.close()
+    assert [len(o) for o in outs] == [2, 2, 2]
+    assert all(c.finish_reason == "error" and "failed 1 times" in c.error for c in outs[0])
+    assert all(c.text == "\\boxed{4}" for o in outs[1:] for c in o)  # the only replica died; its replacement did the rest
+    assert pool.retried == [] and [(f["shard"], f["request_ids"]) for f in pool.failed] == [(0, ["q0"])]
+    assert pool.replacements == 1 and [s.state for s in pool.slots] == ["dead", "closed"]
 
 
 def test_scale_settings_are_checked(ray_instance, tmp_path):

@@ -44,12 +44,13 @@ class CompareConfig:
 
 
 def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=title, show_lines=False)
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     for i, h in enumerate(header):
-        t.add_column(h, justify="left" if i == 0 else "right")
+        t.add_column(h, justify="left" if i == 0 else "right", no_wrap=i == 0)
     for r in rows:
         t.add_row(*r)
     console = Console()
@@ -58,13 +59,13 @@ def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
 
 def eval_main(cfg: EvalConfig) -> dict[str, Any]:
     from reasonflux.evals import store
-    from reasonflux.evals.report import SUMMARY_HEADER, summary_rows
+    from reasonflux.evals.report import COMPACT_HEADER, compact_rows
     from reasonflux.evals.runner import default_out, run
 
     metrics = run(cfg)
     out = cfg.out or default_out(cfg.model)
     if not cfg.quiet:
-        _print_table(f"reasonflux eval: {cfg.name or out}", SUMMARY_HEADER, summary_rows(metrics))
+        _print_table(f"reasonflux eval: {cfg.name or out}", COMPACT_HEADER, compact_rows(metrics))
         print(f"wrote {out}/{store.SAMPLES}, {store.METRICS}, {store.REPORT_MD}, {store.REPORT_HTML}")
     return metrics
 
@@ -73,7 +74,7 @@ def rescore_main(cfg: RescoreConfig) -> dict[str, Any]:
     """Regrade every sample of a run from its text (no generation) and rewrite metrics and reports."""
     from reasonflux.errors import UserError
     from reasonflux.evals import store
-    from reasonflux.evals.report import SUMMARY_HEADER, summary_rows
+    from reasonflux.evals.report import COMPACT_HEADER, compact_rows
     from reasonflux.evals.runner import finalize
     from reasonflux.grading import grade_many
 
@@ -95,7 +96,7 @@ def rescore_main(cfg: RescoreConfig) -> dict[str, Any]:
         store.rewrite_samples(run.path / store.SAMPLES, run.samples)
         metrics = finalize(run.path)
     if not cfg.quiet:
-        _print_table(f"rescored {run.path} ({changed} of {len(todo)} verdicts changed)", SUMMARY_HEADER, summary_rows(metrics))
+        _print_table(f"rescored {run.path} ({changed} of {len(todo)} verdicts changed)", COMPACT_HEADER, compact_rows(metrics))
     return metrics
 
 

@@ -87,6 +87,14 @@ SUMMARY_HEADER = ["benchmark", "problems", "n", "avg@n %", "± se", "95% CI", "p
                   "cap hit %", "tokens mean/med/p90"]
 
 
+COMPACT_HEADER = ["benchmark", "problems×n", "avg@n % ± se", "95% CI", "pass@n", "maj@n", "no ans", "cap hit", "tokens"]
+
+
+def compact_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """``summary_rows`` narrowed for an 80-column terminal (tokens: mean/median/p90)."""
+    return [[r[0], f"{r[1]}×{r[2]}", f"{r[3]} ± {r[4]}", r[5], r[6], r[7], r[8], r[9], r[10]] for r in summary_rows(metrics)]
+
+
 def md_table(header: list[str], rows: list[list[str]]) -> str:
     def esc(c: str) -> str:
         return str(c).replace("|", "\\|")
@@ -147,7 +155,7 @@ def write_reports(run: Any) -> None:
 def seed_table(runs: list[Any], *, all_reported: bool = False) -> tuple[list[str], list[list[str]]]:
     """The seed's table: benchmarks as columns, one row per run (avg@n %, ± stderr), and below a run
     of a known model its reported row. ``all_reported`` appends every reported row."""
-    benches = ordered({b for r in runs for b in r.metrics.get("benchmarks", {})} or set(TABLE_ORDER))
+    benches = ordered({b for r in runs for b in r.metrics.get("benchmarks", {})} | set(TABLE_ORDER))
     header = ["run", "model"] + [TITLES.get(b, b) for b in benches]
     rows: list[list[str]] = []
     shown: set[str] = set()
@@ -173,7 +181,7 @@ def seed_table(runs: list[Any], *, all_reported: bool = False) -> tuple[list[str
 
 def _reported_row(key: str, benches: list[str]) -> list[str]:
     rep = REPORTED[key]["scores"]
-    return [f"{key} (reported)", "seed README"] + [f"{rep[b]:.1f}" if b in rep else "–" for b in benches]
+    return [f"{key} (reported)", ""] + [f"{rep[b]:.1f}" if b in rep else "–" for b in benches]
 
 
 def compare_runs(a: Any, b: Any) -> list[dict[str, Any]]:

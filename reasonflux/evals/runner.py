@@ -31,6 +31,10 @@ RUNS_ROOT = "runs"
 SAMPLE_DEFINING = ("model", "format", "temperature", "top_p", "max_tokens", "seed", "prompt_style", "system", "prefill")
 LOG_EVERY_S = 30.0  # progress line interval when stderr is not a terminal (nohup, CI logs)
 SEED_BITS = 31
+# Requests per generate call: 4x vLLM's default max_num_seqs (256), so the engine stays full except in
+# the last chunk's tail, while a crash with a backend that reports only at the end of a call (offline
+# vLLM) loses at most one chunk.
+REQUEST_BATCH = 1024
 
 
 @dataclass
@@ -52,7 +56,7 @@ class EvalConfig(ScaleConfig, BackendConfig):
     max_tokens: int = field(default=32768, metadata={"help": "new tokens per sample (reasoning + answer)"})
     limit: int | None = field(default=None, metadata={"help": "first N problems of each benchmark"})
     problems: list[str] = field(default_factory=list, metadata={"help": "comma-separated problem ids (e.g. 2024-I-1)"})
-    request_batch: int = field(default=4096, metadata={"help": "requests per backend.generate call (large keeps the engine busy)"})
+    request_batch: int = field(default=REQUEST_BATCH, metadata={"help": "requests per backend.generate call: large keeps the engine busy; a backend that reports only when a call ends loses at most this many on a crash"})
     quiet: bool = field(default=False, metadata={"help": "no progress bars or tables"})
 
 
@@ -305,8 +309,6 @@ def run(cfg: EvalConfig, backend: Any = None) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     with store.RunLock(run_dir):
         _check_same_settings(run_dir, cfg)
-        save_config(cfg, run_dir / store.CONFIG)
-        store.write_problems(run_dir / store.PROBLEMS, problem_rows(selected))
         done = {store.sample_key(s): s for s in store.read_samples(run_dir / store.SAMPLES, repair=True)}
         items: list[Item] = []
         stale = 0
@@ -324,6 +326,8 @@ def run(cfg: EvalConfig, backend: Any = None) -> dict[str, Any]:
         if stale:
             raise UserError(f"{run_dir}: {stale} finished sample(s) were made from different prompts "
                             f"(benchmark data or prompt settings changed); use another --out")
+        save_config(cfg, run_dir / store.CONFIG)
+        store.write_problems(run_dir / store.PROBLEMS, problem_rows(selected))
         if items:
             totals = {b: sum(1 for it in items if it.benchmark == b) for b in selected}
             own = backend is None

@@ -15,6 +15,7 @@ import re
 from reasonflux.grading.extract import answer_part, find_boxes
 
 LETTERS = "ABCD"
+LETTER_MAX_CHARS = 200  # a "letter" written in more characters than this is not one
 
 _WRAPPER_RE = re.compile(r"\\(?:text|textbf|mathrm|mathbf|textit|mbox)\s*\{([^{}]*)\}")
 _L = f"[{LETTERS}]"
@@ -50,7 +51,7 @@ def _unwrap(s: str) -> str:
 
 def letter_of(s: str | None) -> str | None:
     """A choice letter written on its own: ``B``, ``(B)``, ``\\text{(B)}``, ``b``, ``B) 42``."""
-    if s is None:
+    if s is None or len(s) > LETTER_MAX_CHARS:
         return None
     s = _unwrap(s).strip().strip("*").strip()
     if len(s) == 1 and s.upper() in LETTERS:
@@ -74,7 +75,7 @@ def choice_from_part(part: str) -> str | None:
     if best:
         return best[1]
     lines = [ln for ln in part.strip().splitlines() if ln.strip()]
-    if lines:
+    if lines and len(lines[-1]) <= LETTER_MAX_CHARS:
         m = _STANDALONE_RE.match(_unwrap(lines[-1]))
         if m:
             return m.group("letter")

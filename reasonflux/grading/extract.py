@@ -8,7 +8,9 @@ Policy (each rule has an example in docs/grading.md):
    too). Boxes separated only by connectors (commas, "and", ``\\quad``, math delimiters) are one
    answer: ``\\boxed{2}, \\boxed{3}`` -> ``2, 3``. A last box that never closes means no answer.
 3. Else an explicit final-answer phrase ("final answer is", "the answer is", "Answer:"); the last one
-   wins; its math (``$...$``, ``\\(...\\)``, ``\\[...\\]``) or the rest of its sentence is the answer.
+   wins; its math (``$...$``, ``\\(...\\)``, ``\\[...\\]``) or the rest of its sentence is the answer
+   (after its last "is": ``Final Answer: The volume is 120.`` -> ``120``). A "final answer is"
+   statement after the last box wins over the box when it is math.
 4. Else a final part that is nothing but a short answer (``$\\frac{1}{2}$``, ``**42**``).
 5. Never "the last number in the text".
 
@@ -24,6 +26,8 @@ from reasonflux.chat import split_reasoning
 PHRASE_CAPTURE_CHARS = 300  # how far after "the answer is" we look for the answer
 BARE_ANSWER_MAX_CHARS = 40  # a final part this short with no words is itself the answer
 MAX_CONNECTOR_CHARS = 80  # boxes further apart than this are separate answers
+STATEMENT_MAX_CHARS = 2000  # "X is Y" is only looked for in sentences this short
+CLEAN_MAX_CHARS = 20_000  # an "answer" longer than this is not searched for prose or math
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BRACE_TOKEN_RE = re.compile(r"\\.|[{}]", re.S)
@@ -152,7 +156,7 @@ def _after_phrase(rest: str) -> str | None:
 
 def _statement_value(line: str) -> str | None:
     """``The volume of $ABCD$ is 120.`` -> ``120``: a sentence that states its value after "is"."""
-    if not re.match(r"[A-Za-z]", line) or not _WORD_RE.match(line):
+    if len(line) > STATEMENT_MAX_CHARS or not re.match(r"[A-Za-z]", line) or not _WORD_RE.match(line):
         return None
     sentence = _sentence(line)
     hits = list(_IS_RE.finditer(sentence))
@@ -233,6 +237,8 @@ def clean_answer(ans: str) -> str:
     ``$\\boxed{5}$`` -> ``5``; ``Answer: $x=3$`` -> ``x=3``; plain ``3/4`` stays.
     """
     s = ans.strip()
+    if len(s) > CLEAN_MAX_CHARS:
+        return s  # no real answer is this long; leave it to the (time-limited) comparison
     if _BOX_RE.search(s):
         boxed = last_boxed(s)
         if boxed:

@@ -46,8 +46,12 @@ class _Worker:
         return self.pid is not None and not self.dead
 
     def send(self, task: int, gold: str, pred: str, timeout: float) -> None:
-        self.sock.sendall((json.dumps([task, gold, pred]) + "\n").encode("ascii"))
         self.task, self.deadline = task, time.monotonic() + timeout
+        self.sock.settimeout(timeout)  # a worker that stops reading cannot block us past the deadline
+        try:
+            self.sock.sendall((json.dumps([task, gold, pred]) + "\n").encode("ascii"))
+        finally:
+            self.sock.settimeout(None)
 
     def kill(self) -> None:
         if self.pid is not None:
@@ -185,7 +189,13 @@ class WorkerPool:
                         i = queue.pop()
                         try:
                             w.send(i, *tasks[i], timeout)
+                        except TimeoutError:
+                            results[i] = ("timeout", None)
+                            remaining -= 1
+                            self.killed_total += 1
+                            w.kill()
                         except OSError:
+                            w.task = None
                             queue.append(i)
                             w.kill()
                 for key in list(sel.get_map().values()):

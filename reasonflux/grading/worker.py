@@ -68,14 +68,14 @@ def serve(sock: socket.socket) -> None:
     """A worker's life: answer comparisons on ``sock`` until it closes."""
     _limit_memory()
     _exit_with_parent()
-    f = sock.makefile("rwb", buffering=0)
-    f.write((json.dumps({"ready": True, "pid": os.getpid()}) + "\n").encode())
-    for line in f:
+    reader = sock.makefile("rb")  # buffered: a long line is read in large chunks
+    sock.sendall((json.dumps({"ready": True, "pid": os.getpid()}) + "\n").encode())
+    for line in reader:
         try:
             task_id, gold, pred = json.loads(line)
         except ValueError:
             continue
-        f.write((json.dumps([task_id, judge(gold, pred)]) + "\n").encode())
+        sock.sendall((json.dumps([task_id, judge(gold, pred)]) + "\n").encode())
 
 
 def zygote(fd: int) -> None:

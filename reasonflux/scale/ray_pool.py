@@ -121,7 +121,7 @@ class _Slot:
     actor: Any
     ready_ref: Any
     started: float
-    state: str = "starting"  # starting | ready | dead
+    state: str = "starting"  # starting | ready | dead | closed
     busy: bool = False
     info: dict[str, Any] = field(default_factory=dict)
     shards: int = 0
@@ -338,6 +338,7 @@ class RayPoolBackend:
                 ray.kill(s.actor, no_restart=True)
             except Exception:  # noqa: BLE001
                 pass
+            s.state, s.busy = "closed", False
         self._write_report()
         if self.retried or self.failed:
             where = f"; details in {self.report_path}" if self.report_path else ""
@@ -497,14 +498,15 @@ class RayPoolBackend:
         if shard.attempts <= self.max_retries:
             self.retried.append(entry)
             queue.appendleft(shard)
-            self._log(f"shard {shard.id} ({shard.samples} samples, first {entry['request_ids'][0]}) lost on replica "
-                      f"{slot.index}: {why}; retrying on another replica (attempt {shard.attempts + 1} of {self.max_retries + 1})")
+            self._log(f"shard {shard.id} ({shard.samples} samples, first {entry['request_ids'][0]}) "
+                      f"{'lost with' if dead else 'failed on'} replica {slot.index}: {why}; retrying "
+                      f"(attempt {shard.attempts + 1} of {self.max_retries + 1})")
             self._write_report()
             return []
         self.failed.append(entry)
         self._log(f"shard {shard.id} ({shard.samples} samples) failed {shard.attempts} times; its samples are recorded as errors")
         self._write_report()
-        err = f"replica lost {shard.attempts} times running this shard (last: {why})"
+        err = f"shard failed {shard.attempts} times on Ray replicas (last: {why})"
         return [(shard, [[Completion(text="", finish_reason="error", error=err) for _ in range(max(1, requests[i].n))]
                          for i in shard.indices])]
 

@@ -178,7 +178,7 @@ class Store:
 def grade_candidates(problem: SynthProblem, comps: list, prefilled: bool, template_ids: list[str], workers: int) -> list[Candidate]:  # noqa: ANN001
     from reasonflux.grading import grade_many
 
-    verdicts = grade_many([{"response": c.text, "gold": problem.answer, "kind": "math", "prefilled": prefilled} for c in comps], workers=workers)
+    verdicts = grade_many([{"response": c.text, "gold": problem.answer, "kind": "math", "prefilled": prefilled, "finish_reason": c.finish_reason} for c in comps], workers=workers)
     out = []
     for c, v in zip(comps, verdicts):
         sp = split_completion(c.text, c.reasoning, prefilled=prefilled)

@@ -1,5 +1,6 @@
 """Memory estimates for a training config: model states (DeepSpeed's ZeRO-3 estimator) plus
-activations per memory mode, per GPU and per host; and the ``auto`` memory-mode choice.
+activations per memory mode, per GPU and per host; and the memory plan (``auto`` mode choice and
+how many decoder layers ``lean`` checkpoints).
 
 Model states use DeepSpeed's own estimator (``estimate_zero3_model_states_mem_needs``, the function
 behind ``estimate_zero3_model_states_mem_needs_all_cold``, which only prints) when deepspeed is
@@ -9,9 +10,14 @@ gradients and Adam moments, sharded over the GPUs or held by the host when offlo
 per parameter of the largest layer, gathered whole; 1.5x buffer factor on host memory).
 Without DeepSpeed every GPU holds fp32 weights, gradients and Adam moments: 16 bytes per parameter.
 
-Activations are per token and layer, measured with saved-tensor hooks on a bf16 Qwen2 with SDPA
-(``fast`` keeps 20·hidden + 4·kv_dim + 8·intermediate bytes); ``lean`` keeps the layer input and
-the attention output; ``min`` only the layer input; both add one layer's transient recompute.
+Activations are per token and layer. An uncheckpointed eager layer keeps 20·hidden + 4·kv_dim +
+8·intermediate bytes (measured with saved-tensor hooks on a bf16 Qwen2 with SDPA); a compiled one
+(``torch.compile`` per layer, fused element-wise work) 12·hidden + 4·kv_dim + 6·intermediate
+(fitted to the H200 run of ``benchmarks/train_mfu.py``: 36.6 GiB compiled vs 49.5 GiB eager for
+28 layers at 16k tokens). A ``lean`` layer keeps its input and the attention output; a ``min``
+layer only its input. ``lean`` checkpoints the first ``k`` layers and keeps the rest whole:
+:func:`plan_memory` picks the smallest ``k`` whose activations fit the budget, so a large GPU
+recomputes little and a small one recomputes every layer.
 
     reasonflux train --recipe f1-32b --estimate --gpus 8
 """
@@ -29,8 +35,10 @@ DEFAULT_GPU_MEMORY_GB = 80.0  # an 80 GB H100/A100 when --gpu-memory-gb is not g
 HEADROOM = 0.85  # share of GPU memory a plan may use (allocator fragmentation, NCCL buffers)
 CUDA_CONTEXT_BYTES = 1.5 * GIB  # CUDA context, cuBLAS workspaces, kernels
 DS_BUFFER_FACTOR = 1.5  # DeepSpeed estimator's additional_buffer_factor
-# fast mode, bytes per token per decoder layer: coefficients of hidden, kv_dim, intermediate
-FAST_COEF = (20, 4, 8)
+# bytes per token kept by an uncheckpointed decoder layer: coefficients of hidden, kv_dim, intermediate
+FAST_COEF = (20, 4, 8)  # eager (saved-tensor hooks, bf16 Qwen2, SDPA)
+COMPILED_COEF = (12, 4, 6)  # torch.compile'd layer (fitted to the H200 benchmark, see the docstring)
+MEMORY_MODES = ("fast", "lean", "min")
 LOSS_TILE_BYTES = 4096 * 32768 * 2 * 2  # TRL's fused LM head: one bf16 tile in forward, one in backward
 
 # Shapes of the models the recipes train (config.json of each hub repo), so --estimate works offline.
@@ -175,28 +183,100 @@ def model_states(shape: Shape, *, deepspeed: str | None, gpus_per_node: int, nod
 # activations
 
 
-def activation_bytes(shape: Shape, tokens: int, mode: str) -> int:
-    """Peak activation bytes per GPU for ``tokens`` tokens per micro-batch in memory ``mode``."""
-    a, b, c = FAST_COEF
-    per_layer = (a * shape.hidden + b * shape.kv_dim + c * shape.intermediate) * tokens
+@dataclass(frozen=True)
+class MemoryPlan:
+    """What the model keeps: ``mode`` and how many decoder layers (the first ones) are checkpointed."""
+
+    mode: str  # fast | lean | min
+    checkpoint_layers: int  # 0 in fast, all layers in min
+    layers: int
+    compiled: bool
+    activation_bytes: int
+    budget_bytes: float | None  # None: no budget known (CPU run without settings)
+
+    @property
+    def fits(self) -> bool:
+        return self.budget_bytes is None or self.activation_bytes <= self.budget_bytes
+
+
+def layer_bytes(shape: Shape, tokens: int, kind: str, compiled: bool = False) -> int:
+    """Bytes one decoder layer keeps for the backward: ``kind`` fast (nothing recomputed), lean
+    (selective checkpoint: input + attention output and its log-sum-exp) or min (input only)."""
+    if kind == "fast":
+        a, b, c = COMPILED_COEF if compiled else FAST_COEF
+        return (a * shape.hidden + b * shape.kv_dim + c * shape.intermediate) * tokens
+    if kind == "lean":
+        return (4 * shape.hidden + 4 * shape.heads) * tokens
+    if kind == "min":
+        return 2 * shape.hidden * tokens
+    raise ValueError(f"unknown memory mode {kind!r}")
+
+
+def activation_bytes(shape: Shape, tokens: int, mode: str, *, checkpoint_layers: int | None = None,
+                     compiled: bool = False) -> int:
+    """Peak activation bytes per GPU for ``tokens`` tokens per micro-batch in memory ``mode``;
+    ``lean`` checkpoints ``checkpoint_layers`` layers (default all) and keeps the others whole."""
+    if mode not in MEMORY_MODES:
+        raise ValueError(f"unknown memory mode {mode!r}")
     # LM head (TRL fused): last hidden states, fp32 grad of them, fp32 grad of the head weight, tiles
     head = tokens * shape.hidden * (2 + 4) + 4 * shape.vocab * shape.hidden + LOSS_TILE_BYTES
+    whole = layer_bytes(shape, tokens, "fast", compiled)
+    k = {"fast": 0, "min": shape.layers}.get(mode, shape.layers if checkpoint_layers is None else checkpoint_layers)
+    k = max(0, min(shape.layers, k))
+    kept = layer_bytes(shape, tokens, "min" if mode == "min" else "lean", compiled)
+    # the backward recomputes one checkpointed layer at a time; when some layers are kept whole, the
+    # (later) whole layers' activations are freed before the first recompute, so it adds no peak
+    recompute = whole if k == shape.layers else 0
+    return k * kept + (shape.layers - k) * whole + recompute + head
+
+
+def plan_memory(shape: Shape, tokens: int, budget_bytes: float | None, *, mode: str = "auto", compiled: bool = False,
+                checkpoint_layers: int | None = None) -> MemoryPlan:
+    """The memory plan for ``mode`` under an activation budget.
+
+    ``auto``: ``fast`` if everything fits (or no budget is known), else ``lean`` with the fewest
+    checkpointed layers that fit, else ``min``. ``lean``: ``checkpoint_layers`` when given, else the
+    fewest layers that fit (all of them when no budget is known or none fits).
+    """
+    L = shape.layers
+
+    def make(m: str, k: int) -> MemoryPlan:
+        return MemoryPlan(m, k, L, compiled, activation_bytes(shape, tokens, m, checkpoint_layers=k, compiled=compiled), budget_bytes)
+
+    def fewest_lean() -> int | None:
+        if budget_bytes is None:
+            return None
+        for k in range(1, L + 1):  # activations fall as k grows: the first that fits is the fastest
+            if activation_bytes(shape, tokens, "lean", checkpoint_layers=k, compiled=compiled) <= budget_bytes:
+                return k
+        return None
+
     if mode == "fast":
-        return shape.layers * per_layer + head
-    if mode == "lean":  # layer input + attention output (+ log-sum-exp) kept, one layer recomputed at a time
-        return shape.layers * tokens * (4 * shape.hidden + 4 * shape.heads) + per_layer + head
+        return make("fast", 0)
     if mode == "min":
-        return shape.layers * tokens * 2 * shape.hidden + per_layer + head
-    raise ValueError(f"unknown memory mode {mode!r}")
+        return make("min", L)
+    if mode == "lean":
+        if checkpoint_layers is not None:
+            return make("lean", max(0, min(L, checkpoint_layers)))
+        k = fewest_lean()
+        return make("lean", L if k is None else k)
+    if mode != "auto":
+        raise ValueError(f"unknown memory mode {mode!r}")
+    fast = make("fast", 0)
+    if fast.fits:
+        return fast
+    k = fewest_lean()
+    return make("lean", k) if k is not None else make("min", L)
 
 
-def pick_memory_mode(shape: Shape, tokens: int, states_gpu: int, gpu_bytes: float) -> str:
+def activation_budget(states_gpu: float, gpu_bytes: float) -> float:
+    """GPU bytes left for activations: ``HEADROOM`` of the card less the CUDA context and model states."""
+    return HEADROOM * gpu_bytes - CUDA_CONTEXT_BYTES - states_gpu
+
+
+def pick_memory_mode(shape: Shape, tokens: int, states_gpu: int, gpu_bytes: float, compiled: bool = False) -> str:
     """The fastest mode whose states + activations fit ``HEADROOM`` of the GPU (``min`` if none does)."""
-    budget = HEADROOM * gpu_bytes - CUDA_CONTEXT_BYTES - states_gpu
-    for mode in ("fast", "lean"):
-        if activation_bytes(shape, tokens, mode) <= budget:
-            return mode
-    return "min"
+    return plan_memory(shape, tokens, activation_budget(states_gpu, gpu_bytes), compiled=compiled).mode
 
 
 # ----------------------------------------------------------------------------------------------
@@ -204,7 +284,9 @@ def pick_memory_mode(shape: Shape, tokens: int, states_gpu: int, gpu_bytes: floa
 
 
 def estimate(cfg: Any) -> dict[str, Any]:
-    """Everything ``--estimate`` prints, as a dict (``cfg`` is a TrainConfig)."""
+    """Everything ``--estimate`` prints, as a dict (``cfg`` is a TrainConfig; planned for CUDA GPUs)."""
+    from reasonflux.train.sft import resolve_compile
+
     shape = model_shape(cfg.model)
     total_gpus = cfg.gpus or cfg.nodes * cfg.gpus_per_node
     nodes = max(cfg.nodes, math.ceil(total_gpus / cfg.gpus_per_node))
@@ -214,13 +296,17 @@ def estimate(cfg: Any) -> dict[str, Any]:
     options = {name: model_states(shape, deepspeed=name, gpus_per_node=per_node, nodes=nodes)
                for name in (None, "zero3", "zero3_offload")}
     chosen = model_states(shape, deepspeed=cfg.deepspeed, gpus_per_node=per_node, nodes=nodes)
-    acts = {m: activation_bytes(shape, tokens, m) for m in ("fast", "lean", "min")}
-    mode = cfg.memory_mode if cfg.memory_mode != "auto" else pick_memory_mode(shape, tokens, chosen["gpu"], gpu_bytes)
-    need = chosen["gpu"] + acts[mode] + CUDA_CONTEXT_BYTES
+    compiled = resolve_compile(cfg, cuda=True)
+    budget = cfg.activation_budget_gb * GIB if cfg.activation_budget_gb else activation_budget(chosen["gpu"], gpu_bytes)
+    plan = plan_memory(shape, tokens, budget, mode=cfg.memory_mode, compiled=compiled, checkpoint_layers=cfg.checkpoint_layers)
+    acts = {m: activation_bytes(shape, tokens, m, compiled=compiled) for m in MEMORY_MODES}
+    need = chosen["gpu"] + plan.activation_bytes + CUDA_CONTEXT_BYTES
     return {
         "model": cfg.model, "params": shape.total_params(), "largest_layer_params": shape.largest_layer_params(),
         "gpus": per_node * nodes, "nodes": nodes, "gpus_per_node": per_node, "gpu_memory_gb": gpu_bytes / GIB,
-        "tokens_per_micro_batch": tokens, "deepspeed": cfg.deepspeed, "memory_mode": mode,
+        "tokens_per_micro_batch": tokens, "deepspeed": cfg.deepspeed, "memory_mode": plan.mode,
+        "checkpoint_layers": plan.checkpoint_layers, "layers": shape.layers, "compile": compiled,
+        "activation_budget_bytes": budget, "plan_activation_bytes": plan.activation_bytes,
         "states": {str(k or "none"): v for k, v in options.items()}, "activations": acts,
         "per_gpu_bytes": need, "host_bytes_per_node": chosen["host"], "source": chosen["source"],
         "fits": need <= HEADROOM * gpu_bytes,
@@ -240,12 +326,17 @@ def format_report(r: dict[str, Any]) -> str:
     for name, s in r["states"].items():
         mark = "  <- this config" if name == str(r["deepspeed"] or "none") else ""
         lines.append(f"  {name:<16}{g(s['gpu']):>14}{g(s['host']):>16}{mark}")
-    lines += ["", "activations per GPU:"]
+    compiled = "compiled layers" if r["compile"] else "eager layers"
+    lines += ["", f"activations per GPU ({compiled}; lean and min checkpoint all {r['layers']} layers here):"]
     for mode, b in r["activations"].items():
-        mark = "  <- memory_mode" if mode == r["memory_mode"] else ""
+        mark = "  <- memory_mode" if mode == r["memory_mode"] and r["checkpoint_layers"] in (0, r["layers"]) else ""
         lines.append(f"  {mode:<16}{g(b):>14}{mark}")
+    if r["memory_mode"] == "lean" and r["checkpoint_layers"] < r["layers"]:
+        lines.append(f"  {'lean ' + str(r['checkpoint_layers']) + '/' + str(r['layers']):<16}{g(r['plan_activation_bytes']):>14}"
+                     f"  <- memory_mode (fewest checkpointed layers within {r['activation_budget_bytes'] / GIB:.1f} GiB)")
     verdict = "fits" if r["fits"] else "does NOT fit"
-    lines += ["", f"plan: deepspeed={r['deepspeed'] or 'none'}, memory_mode={r['memory_mode']}: "
+    ckpt = f" (checkpoint_layers={r['checkpoint_layers']}/{r['layers']})" if r["memory_mode"] == "lean" else ""
+    lines += ["", f"plan: deepspeed={r['deepspeed'] or 'none'}, memory_mode={r['memory_mode']}{ckpt}, compile={r['compile']}: "
               f"{r['per_gpu_bytes'] / GIB:.1f} GiB per GPU ({verdict} in {HEADROOM:.0%} of {r['gpu_memory_gb']:.0f} GiB), "
               f"{r['host_bytes_per_node'] / GIB:.1f} GiB host memory per node"]
     return "\n".join(lines)

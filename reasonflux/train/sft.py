@@ -10,10 +10,16 @@ data statistics. ``--resume`` continues from the newest ``checkpoint-*`` in the 
 Memory modes (``memory_mode``), the model-side knob that trades compute for memory; all of them
 use TRL's fused LM head, which scores tokens tile by tile without materialising the full logits:
   fast  no activation checkpointing: every activation is kept (fastest, most memory)
-  lean  selective checkpointing: each decoder layer keeps only its input and the attention
-        kernel's output; the projections, MLP and norms are recomputed in the backward
+  lean  selective checkpointing of the first ``checkpoint_layers`` decoder layers (default: as
+        few as fit the activation budget): each keeps only its input and the attention kernel's
+        output, the projections, MLP and norms are recomputed in the backward; the other layers
+        keep everything
   min   full checkpointing of every decoder layer (least memory; recomputes attention too)
-  auto  the fastest mode whose estimated footprint fits the GPU (``reasonflux.train.estimate``)
+  auto  fast if it fits the GPU, else lean with the fewest checkpointed layers that fit, else min
+        (``reasonflux.train.estimate.plan_memory``)
+``compile`` (default: on with CUDA and without ZeRO-3) runs ``torch.compile`` on every decoder
+layer, checkpointed ones included (the checkpoint is traced into the compiled graph), and on the
+final norm.
 
     python -m reasonflux.train --recipe tiny --model MODEL_DIR --data sft.jsonl --output-dir runs/tiny
 """
@@ -69,7 +75,9 @@ class TrainConfig:
     memory_mode: str = field(default="auto", metadata={"help": "auto | fast | lean | min (activation checkpointing; see docs/training.md)"})
     attn_implementation: str = field(default="auto", metadata={"help": "auto | sdpa | flash_attention_2 | eager"})
     sdpa_backend: str = field(default="auto", metadata={"help": "sdpa kernel: auto | flash | cudnn | efficient | fa3 | fa4 (fa3/fa4 need their packages)"})
-    compile: bool = field(default=False, metadata={"help": "torch.compile each decoder layer (fuses norms/activations; fast mode, no ZeRO-3)"})
+    compile: bool | None = field(default=None, metadata={"help": "torch.compile each decoder layer and the final norm (default: on with CUDA and without ZeRO-3; --no-compile: off)"})
+    checkpoint_layers: int | None = field(default=None, metadata={"help": "lean: decoder layers to checkpoint, from the first (default: as few as fit the activation budget)"})
+    activation_budget_gb: float | None = field(default=None, metadata={"help": "GPU memory for activations in GiB (default: 85% of gpu_memory_gb less model states); sizes auto and lean"})
     logging_steps: int = field(default=10, metadata={"help": "log every N steps"})
     save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps"})
     save_total_limit: int | None = field(default=None, metadata={"help": "keep only the newest N checkpoints"})
@@ -129,6 +137,10 @@ def validate(cfg: TrainConfig) -> None:
         raise UserError(f"cutoff_len must be at least 2 (got {cfg.cutoff_len})")
     if cfg.nodes < 1 or cfg.gpus_per_node < 1:
         raise UserError("nodes and gpus_per_node must be at least 1")
+    if cfg.checkpoint_layers is not None and cfg.checkpoint_layers < 0:
+        raise UserError(f"checkpoint_layers must be 0 or more (got {cfg.checkpoint_layers})")
+    if cfg.activation_budget_gb is not None and cfg.activation_budget_gb <= 0:
+        raise UserError(f"activation_budget_gb must be positive (got {cfg.activation_budget_gb})")
     if not cfg.model:
         raise UserError("train needs a base model: --model HF_ID_OR_DIR (or a --recipe that names one)")
     if not cfg.estimate and not cfg.data:
@@ -198,49 +210,92 @@ def keep_attention_context() -> Any:
     return create_selective_checkpoint_contexts(_keep_attention_policy)
 
 
-def apply_memory_mode(model: Any, mode: str) -> None:
-    """Set activation checkpointing on a transformers model for ``mode`` (fast | lean | min)."""
+def decoder_layers(model: Any) -> list[Any]:
+    """The model's repeated decoder blocks, in order (transformers' checkpointable layers)."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    return [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+
+
+def apply_memory_mode(model: Any, mode: str, checkpoint_layers: int | None = None) -> int:
+    """Set activation checkpointing on a transformers model for ``mode`` (fast | lean | min); ``lean``
+    checkpoints only the first ``checkpoint_layers`` decoder layers when given. Returns how many
+    decoder layers are checkpointed."""
+    layers = decoder_layers(model)
+    if mode == "lean" and checkpoint_layers == 0:
+        mode = "fast"  # nothing to checkpoint
     if mode == "fast":
-        if getattr(model, "is_activation_checkpointing", False):
+        if getattr(model, "is_activation_checkpointing", False) or any(layer.gradient_checkpointing for layer in layers):
             model.activation_checkpointing_disable()
     elif mode == "lean":
         model.activation_checkpointing_enable(
             activation_checkpointing_kwargs={"use_reentrant": False, "context_fn": keep_attention_context})
+        if checkpoint_layers is not None:
+            for i, layer in enumerate(layers):  # the first ones: their recompute comes last in the backward,
+                layer.gradient_checkpointing = i < checkpoint_layers  # after the later layers' memory is freed
     elif mode == "min":
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     else:
         raise ValueError(f"memory mode must be fast, lean or min here (got {mode!r})")
     model.config.use_cache = False
+    return sum(bool(layer.gradient_checkpointing) for layer in layers)
 
 
-def compile_layers(model: Any) -> int:
-    """``torch.compile`` every decoder layer in place (one compiled graph serves all layers of a
-    shape); returns how many were compiled. Fuses the norms, rotary and MLP element-wise work."""
-    layers = getattr(getattr(model, "model", model), "layers", None)
-    if layers is None:
-        return 0
-    for layer in layers:
-        layer.compile()
-    return len(layers)
+def compile_layers(model: Any, checkpointed: bool = True) -> int:
+    """``torch.compile`` every decoder layer and the final norm in place; returns how many decoder
+    layers were compiled. Fuses the norms, rotary and MLP element-wise work; one graph serves all
+    layers of a shape (two when some layers are checkpointed and some not). A checkpointed layer's
+    ``torch.utils.checkpoint`` call (non-reentrant, selective policy included) is traced into its
+    graph, so the recompute is compiled too; ``checkpointed=False`` leaves those layers eager.
+    The fused LM head (TRL's Triton kernels) stays eager: its token selection has a data-dependent
+    shape that would break the graph."""
+    compiled = 0
+    for layer in decoder_layers(model):
+        if checkpointed or not layer.gradient_checkpointing:
+            layer.compile()
+            compiled += 1
+    norm = getattr(getattr(model, "model", model), "norm", None)
+    if compiled and norm is not None:
+        norm.compile()
+    return compiled
 
 
-def resolve_memory_mode(cfg: TrainConfig, model_config: Any, world_size: int) -> str:
-    """``auto`` → the fastest mode whose estimate fits the GPU; CPU runs use ``fast``."""
-    if cfg.memory_mode != "auto":
-        return cfg.memory_mode
+def resolve_compile(cfg: TrainConfig, cuda: bool | None = None) -> bool:
+    """``compile`` as set, else on for CUDA runs without ZeRO-3 (whose parameter gathering hooks do
+    not trace); ``cuda`` defaults to whether this machine has a CUDA device."""
+    if cfg.compile is not None:
+        return cfg.compile
+    from reasonflux.train.estimate import offload_of
+
+    if cuda is None:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    return bool(cuda) and not offload_of(cfg.deepspeed)[0]
+
+
+def resolve_memory_plan(cfg: TrainConfig, model_config: Any, world_size: int) -> Any:
+    """The :class:`~reasonflux.train.estimate.MemoryPlan` for this run: ``memory_mode`` and, for lean,
+    how many layers to checkpoint, within ``activation_budget_gb`` (default: what the GPU leaves after
+    the model states). CPU runs without a budget: ``auto`` is ``fast``, ``lean`` checkpoints all."""
     import torch
 
     from reasonflux.train import estimate
 
-    if not torch.cuda.is_available():
-        return "fast"
-    gpu_bytes = (cfg.gpu_memory_gb * estimate.GIB if cfg.gpu_memory_gb
-                 else torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
     shape = estimate.shape_from_config(model_config)
-    per_node = int(os.environ.get("LOCAL_WORLD_SIZE") or min(world_size, cfg.gpus_per_node))  # set by torchrun
-    nodes = max(1, world_size // max(per_node, 1))
-    states = estimate.model_states(shape, deepspeed=cfg.deepspeed, gpus_per_node=per_node, nodes=nodes)
-    return estimate.pick_memory_mode(shape, cfg.cutoff_len * cfg.per_device_train_batch_size, states["gpu"], gpu_bytes)
+    tokens = cfg.cutoff_len * cfg.per_device_train_batch_size
+    budget = None
+    if cfg.activation_budget_gb:
+        budget = cfg.activation_budget_gb * estimate.GIB
+    elif cfg.gpu_memory_gb or torch.cuda.is_available():
+        gpu_bytes = (cfg.gpu_memory_gb * estimate.GIB if cfg.gpu_memory_gb
+                     else torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
+        per_node = int(os.environ.get("LOCAL_WORLD_SIZE") or min(world_size, cfg.gpus_per_node))  # set by torchrun
+        nodes = max(1, world_size // max(per_node, 1))
+        states = estimate.model_states(shape, deepspeed=cfg.deepspeed, gpus_per_node=per_node, nodes=nodes)
+        budget = estimate.activation_budget(states["gpu"], gpu_bytes)
+    return estimate.plan_memory(shape, tokens, budget, mode=cfg.memory_mode, compiled=resolve_compile(cfg),
+                                checkpoint_layers=cfg.checkpoint_layers)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -381,10 +436,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         raise UserError(f"no trainable examples in {cfg.data}: {stats.dropped_too_long} longer than cutoff_len={cfg.cutoff_len} "
                         f"(raise it or pass --truncate), {stats.dropped_no_loss} without an assistant turn")
     model = load_model(cfg, tokenizer)
-    mode = resolve_memory_mode(cfg, model.config, args.world_size)
-    apply_memory_mode(model, mode)
+    plan = resolve_memory_plan(cfg, model.config, args.world_size)
+    checkpointed = apply_memory_mode(model, plan.mode, plan.checkpoint_layers)
     configure_sdpa(cfg.sdpa_backend)
-    if cfg.compile:
+    if plan.compiled:
         compile_layers(model)
 
     out = Path(cfg.output_dir)
@@ -404,7 +459,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "output_dir": str(out),
         "recipe": cfg.recipe,
         "format": cfg.format,
-        "memory_mode": mode,
+        "memory_mode": plan.mode,
+        "checkpoint_layers": checkpointed,
+        "compile": plan.compiled,
         "attn_implementation": resolve_attn_implementation(cfg.attn_implementation),
         "sdpa_backend": cfg.sdpa_backend,
         "world_size": args.world_size,
