@@ -171,7 +171,7 @@ def register(
             if isinstance(default_val, list):
                 default_val = ",".join(map(str, default_val))
             if default_val not in (None, "", []):
-                helptext = f"{helptext} [default: {default_val}]".strip()
+                helptext = f"{helptext} (default: {default_val})".strip()
         flag = "--" + f.name.replace("_", "-")
         if meta.get("argument"):
             info = typer.Argument(None if has_default else ..., help=helptext, show_default=False)

@@ -95,6 +95,51 @@ def test_memory_mode_auto_picks_by_gpu_memory():
     assert pick_memory_mode(s, 16384, states, 32 * GIB) == "min"
 
 
+# H200 run of benchmarks/train_mfu.py (1.5B shape, 16k tokens, bf16 weights + grads, no optimizer): peak GiB
+H200_PEAK_GIB = {("fast", False): 49.5, ("fast", True): 36.6, ("lean", False): 8.6}
+
+
+def test_lean_checkpoints_the_fewest_layers_that_fit_the_budget():
+    from reasonflux.train.estimate import GIB, KNOWN_SHAPES, Shape, activation_bytes, plan_memory
+
+    s, T = Shape(**KNOWN_SHAPES["deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"]), 16384
+    acts = [activation_bytes(s, T, "lean", checkpoint_layers=k, compiled=True) for k in range(s.layers + 1)]
+    assert all(a > b for a, b in zip(acts[:-1], acts[1:-1]))  # every checkpointed layer frees memory...
+    assert acts[-1] > acts[-2]  # ...but the last: its recompute needs what keeping it whole does
+    for k in (1, 10, 26):
+        p = plan_memory(s, T, acts[k], mode="lean", compiled=True)
+        assert (p.mode, p.checkpoint_layers, p.fits) == ("lean", k, True)
+        assert plan_memory(s, T, acts[k] - 1, mode="lean", compiled=True).checkpoint_layers == k + 1
+    # auto: fast while everything fits, then lean with the fewest layers, then min
+    fast = activation_bytes(s, T, "fast", compiled=True)
+    assert plan_memory(s, T, fast, compiled=True).mode == "fast"
+    assert (plan_memory(s, T, fast - 1, compiled=True).mode, plan_memory(s, T, fast - 1, compiled=True).checkpoint_layers) == ("lean", 1)
+    assert plan_memory(s, T, acts[-2] - 1, compiled=True).mode == "min"
+    assert plan_memory(s, T, None).mode == "fast"  # a CPU run without a budget
+    # the benchmark's lean goal: 24 GiB less bf16 weights and gradients -> a part of the layers, predicted within 24 GiB
+    states = 4 * s.total_params()
+    p = plan_memory(s, T, 24 * GIB - states, mode="lean", compiled=True)
+    assert 0 < p.checkpoint_layers < s.layers and states + p.activation_bytes <= 24 * GIB
+    # compiled layers keep less, so fewer layers are checkpointed for the same budget
+    assert plan_memory(s, T, 24 * GIB - states, mode="lean").checkpoint_layers > p.checkpoint_layers
+    assert plan_memory(s, T, None, mode="lean").checkpoint_layers == s.layers
+    assert plan_memory(s, T, 24 * GIB - states, mode="lean", checkpoint_layers=5).checkpoint_layers == 5
+    # the estimate is an upper bound of the measured peaks, within 4 GiB
+    for (mode, compiled), measured in H200_PEAK_GIB.items():
+        predicted = (states + activation_bytes(s, T, mode, compiled=compiled)) / GIB
+        assert measured <= predicted <= measured + 4, (mode, compiled, predicted)
+
+
+def test_compile_defaults_to_cuda_without_zero3():
+    from reasonflux.config import resolve
+    from reasonflux.train.sft import TrainConfig, resolve_compile
+
+    cfg = lambda **kw: resolve(TrainConfig, kw)  # noqa: E731
+    assert resolve_compile(cfg(), cuda=True) is True and resolve_compile(cfg(), cuda=False) is False
+    assert resolve_compile(cfg(deepspeed="zero3"), cuda=True) is False
+    assert resolve_compile(cfg(compile=False), cuda=True) is False and resolve_compile(cfg(compile=True), cuda=False) is True
+
+
 def test_llamafactory_export_reproduces_the_recipe(tmp_path):
     conv = [{"role": "user", "content": "What is 2+3?"}, {"role": "assistant", "content": "<think>\n2+3=5\n</think>\n\n\\boxed{5}"}]
     (tmp_path / "sft.jsonl").write_text(json.dumps({"messages": conv}) + "\n")
@@ -123,5 +168,7 @@ def test_user_errors_are_one_line(tmp_path):
     assert res.exit_code == 2 and "train needs data" in res.output
     res = run("--recipe", "f1-7b", "--data", "x.jsonl", "--memory-mode", "turbo")
     assert res.exit_code == 2 and "unknown memory_mode" in res.output
+    res = run("--recipe", "f1-7b", "--data", "x.jsonl", "--checkpoint-layers", "-1")
+    assert res.exit_code == 2 and "checkpoint_layers must be 0 or more" in res.output
     res = run("--recipe", "f1-7b", "--data", "x.jsonl", "--deepspeed", str(tmp_path / "nope.json"))
     assert res.exit_code == 2 and "deepspeed config not found" in res.output

@@ -167,6 +167,53 @@ def test_memory_modes_give_the_same_gradients():
     assert mm(backward_ops["fast"]) < mm(backward_ops["lean"]) == mm(backward_ops["min"])
 
 
+def test_lean_checkpoints_only_the_layers_the_budget_needs():
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from reasonflux.config import resolve
+    from reasonflux.testing.tiny import build_model, build_tokenizer
+    from reasonflux.train.estimate import GIB, activation_bytes, shape_from_config
+    from reasonflux.train.sft import TrainConfig, apply_memory_mode, compile_layers, decoder_layers, resolve_memory_plan
+
+    class CountMM(TorchDispatchMode):
+        mm = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.mm += str(func).startswith(("aten.mm", "aten.addmm"))
+            return func(*args, **(kwargs or {}))
+
+    tok = build_tokenizer()
+    ids = torch.randint(0, len(tok), (1, 48))
+    model = build_model(tok, layers=4, seed=0)
+    budget = activation_bytes(shape_from_config(model.config), 48, "lean", checkpoint_layers=2)  # what 2 of 4 layers need
+    cfg = resolve(TrainConfig, {"model": "m", "data": "d", "memory_mode": "lean", "cutoff_len": 48, "compile": False,
+                                "activation_budget_gb": budget / GIB})
+    plan = resolve_memory_plan(cfg, model.config, 1)
+    assert (plan.mode, plan.checkpoint_layers, plan.compiled) == ("lean", 2, False)
+
+    def grads(mode, k=None, compiled=False):
+        torch._dynamo.reset()
+        m = build_model(tok, layers=4, seed=0)
+        m.train()
+        n = apply_memory_mode(m, mode, k)
+        if compiled:  # aot_eager: dynamo traces the checkpoint (selective policy included) without code generation
+            assert compile_layers(m, backend="aot_eager") == 4
+        loss = m(input_ids=ids, labels=ids).loss
+        with CountMM() as c:
+            loss.backward()
+        return n, [x.gradient_checkpointing for x in decoder_layers(m)], [p.grad for p in m.parameters()], c.mm
+
+    _, _, ref, mm_fast = grads("fast")
+    n, flags, g, mm_k2 = grads("lean", plan.checkpoint_layers)
+    assert n == 2 and flags == [True, True, False, False]  # the first layers: recomputed last, after the others are freed
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(ref, g))
+    _, _, _, mm_all = grads("lean")
+    assert mm_fast < mm_k2 < mm_all  # only the checkpointed layers recompute their projections
+    n, flags, g, _ = grads("lean", 2, compiled=True)
+    assert n == 2 and all(torch.allclose(a, b, atol=1e-5) for a, b in zip(ref, g))
+
+
 def test_torchrun_two_processes_run_the_same_entry_point(run):
     torchrun = Path(sys.executable).parent / "torchrun"
     out = run["dir"] / "ddp"

@@ -40,7 +40,8 @@ LOCAL_FILE = "gpqa_diamond/gpqa_diamond.zip"
 ZIP_MEMBER = "dataset/gpqa_diamond.csv"
 ZIP_PASSWORD = b"deserted-untie-orchid"  # published in upstream's README so the zip keeps crawlers out
 ROWS = 198
-FIELDS = ("Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3", "Record ID")
+WRONG_COLUMNS = tuple(f"Incorrect Answer {i}" for i in (1, 2, 3))  # the CSV's three distractor columns
+FIELDS = ("Question", "Correct Answer", *WRONG_COLUMNS, "Record ID")
 SHUFFLE_SEED = 0
 LETTERS = "ABCD"
 GROUPS = ("domain",)  # accuracy is also reported by high-level domain
@@ -79,7 +80,7 @@ def load(data_dir: Path | None) -> list[Problem]:
     problems = []
     for r in rows:
         rid = r["Record ID"].strip()
-        options = [r["Correct Answer"], r["Incorrect Answer 1"], r["Incorrect Answer 2"], r["Incorrect Answer 3"]]
+        options = [r["Correct Answer"], *(r[c] for c in WRONG_COLUMNS)]
         order = permutation(rid)
         choices = [options[i].strip() for i in order]
         gold = LETTERS[order.index(0)]

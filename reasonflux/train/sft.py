@@ -241,22 +241,23 @@ def apply_memory_mode(model: Any, mode: str, checkpoint_layers: int | None = Non
     return sum(bool(layer.gradient_checkpointing) for layer in layers)
 
 
-def compile_layers(model: Any, checkpointed: bool = True) -> int:
+def compile_layers(model: Any, checkpointed: bool = True, backend: str = "inductor") -> int:
     """``torch.compile`` every decoder layer and the final norm in place; returns how many decoder
     layers were compiled. Fuses the norms, rotary and MLP element-wise work; one graph serves all
     layers of a shape (two when some layers are checkpointed and some not). A checkpointed layer's
     ``torch.utils.checkpoint`` call (non-reentrant, selective policy included) is traced into its
     graph, so the recompute is compiled too; ``checkpointed=False`` leaves those layers eager.
+    ``backend`` is torch.compile's (tests use ``aot_eager``: the same tracing without code generation).
     The fused LM head (TRL's Triton kernels) stays eager: its token selection has a data-dependent
     shape that would break the graph."""
     compiled = 0
     for layer in decoder_layers(model):
         if checkpointed or not layer.gradient_checkpointing:
-            layer.compile()
+            layer.compile(backend=backend)
             compiled += 1
     norm = getattr(getattr(model, "model", model), "norm", None)
     if compiled and norm is not None:
-        norm.compile()
+        norm.compile(backend=backend)
     return compiled
 
 
