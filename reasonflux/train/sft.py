@@ -42,6 +42,7 @@ ENGINES = ("trl", "llamafactory")
 CONFIG_FILE = "train_config.yaml"  # resolved config, beside the model and in every checkpoint
 STATS_FILE = "data_stats.json"
 SUMMARY_FILE = "train_summary.json"
+COMPILE_MIN_CAPABILITY = (8, 0)  # compile by default from Ampere on
 # Substrings of the attention kernels' op names that the lean mode keeps instead of recomputing:
 # torch SDPA (flash / memory-efficient / cuDNN / CPU flash) and the flash-attn package's ops.
 ATTENTION_OP_MARKERS = ("scaled_dot_product", "flash_attention", "efficient_attention", "cudnn_attention", "flash_attn")
@@ -263,7 +264,8 @@ def compile_layers(model: Any, checkpointed: bool = True, backend: str = "induct
 
 def resolve_compile(cfg: TrainConfig, cuda: bool | None = None) -> bool:
     """``compile`` as set, else on for CUDA runs without ZeRO-3 (whose parameter gathering hooks do
-    not trace); ``cuda`` defaults to whether this machine has a CUDA device."""
+    not trace); ``cuda`` defaults to whether this machine has a CUDA GPU that inductor's Triton
+    kernels serve well (Ampere or newer)."""
     if cfg.compile is not None:
         return cfg.compile
     from reasonflux.train.estimate import offload_of
@@ -271,7 +273,7 @@ def resolve_compile(cfg: TrainConfig, cuda: bool | None = None) -> bool:
     if cuda is None:
         import torch
 
-        cuda = torch.cuda.is_available()
+        cuda = torch.cuda.is_available() and torch.cuda.get_device_capability() >= COMPILE_MIN_CAPABILITY
     return bool(cuda) and not offload_of(cfg.deepspeed)[0]
 
 
