@@ -33,6 +33,7 @@ from typing import Any
 
 from reasonflux.chat import FORMATS, render_request
 from reasonflux.errors import UserError
+from reasonflux.models import DEFAULT_MODEL
 from reasonflux.types import Completion, Request
 
 CONNECT_TIMEOUT_S = 30.0  # a server that does not accept within this is down or overloaded: retry
@@ -41,7 +42,9 @@ BACKOFF_MAX_S = 60.0
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
 ERROR_BODY_CHARS = 300  # how much of a failing reply goes into Completion.error
 CHARS_PER_TOKEN = 4  # token estimate when a server sends no usage
-MODEL_AUTO = ("", "auto")  # ask the server's /models for the first model id
+# Ask the server's /models for the first model id. The CLI's default model (a local alias) means
+# "whatever the server serves" here: a user who only gives --base-url gets the served model.
+MODEL_AUTO = ("", "auto", DEFAULT_MODEL)
 FINISH_MAP = {"length": "length", "abort": "error", "error": "error"}  # anything else (stop, eos, None …) → stop
 
 
