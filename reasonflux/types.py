@@ -66,28 +66,3 @@ class Problem:
     answer: str
     kind: Literal["math", "choice"] = "math"
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Sample:
-    """One graded (problem, sample index) result as stored in ``samples.jsonl``."""
-
-    problem_id: str
-    sample_index: int
-    prompt_hash: str
-    text: str
-    finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
-    latency_s: float
-    extracted: str | None
-    correct: bool
-    reason: str
-    benchmark: str = ""
-    reasoning: str | None = None
-
-    def key(self) -> tuple[str, str, int]:
-        return (self.benchmark, self.problem_id, self.sample_index)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)

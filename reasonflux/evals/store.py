@@ -35,8 +35,9 @@ REPORT_HTML = "report.html"
 LOCK = ".lock"
 HASH_CHARS = 16
 
-# The fields of one samples.jsonl line: reasonflux.types.Sample plus the sample's seed, its error and
-# whether its text starts inside an open <think> block (how to read it when regrading).
+# The fields of one samples.jsonl line (the one declaration of that schema): the sample's key, prompt
+# hash and seed, the completion, its verdict, and whether its text starts inside an open <think> block
+# (how to read it when regrading).
 SAMPLE_FIELDS = ("benchmark", "problem_id", "sample_index", "prompt_hash", "seed", "text", "reasoning",
                  "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "extracted", "correct",
                  "reason", "error", "prefilled")

@@ -123,23 +123,25 @@ def read_rows(path: str | Path) -> Iterable[tuple[int, dict[str, Any]]]:
         yield i, row
 
 
-def load_conversations(source: str) -> list[list[dict[str, str]]]:
-    """Conversations from a local file/dir or a hub dataset id, auto-detecting the row form."""
+def read_source(source: str) -> tuple[Iterable[tuple[int, dict[str, Any]]], str]:
+    """(numbered rows, where) from a local file/dir or, for an ``owner/name`` id, the hub's train split."""
     p = Path(source)
     if p.exists():
-        rows = read_rows(p)
-        where = str(p)
-    else:
-        if source.startswith((".", "/", "~")) or source.count("/") != 1:
-            raise UserError(f"data file not found: {source}")
-        try:
-            import datasets
+        return read_rows(p), str(p)
+    if source.startswith((".", "/", "~")) or source.count("/") != 1:
+        raise UserError(f"data file not found: {source}")
+    try:
+        import datasets
 
-            ds = datasets.load_dataset(source, split="train")
-        except Exception as e:  # noqa: BLE001 - hub errors come in many types
-            raise UserError(f"could not load {source!r} from the hub: {str(e).splitlines()[0]}") from None
-        rows = ((i, dict(r)) for i, r in enumerate(ds, 1))
-        where = source
+        ds = datasets.load_dataset(source, split="train")
+    except Exception as e:  # noqa: BLE001 - hub errors come in many types
+        raise UserError(f"could not load {source!r} from the hub: {str(e).splitlines()[0]}") from None
+    return ((i, dict(r)) for i, r in enumerate(ds, 1)), source
+
+
+def load_conversations(source: str) -> list[list[dict[str, str]]]:
+    """Conversations from a local file/dir or a hub dataset id, auto-detecting the row form."""
+    rows, where = read_source(source)
     convs = []
     for i, row in rows:
         try:

@@ -50,20 +50,9 @@ class Candidate:
 def read_problems(path: str) -> list[SynthProblem]:
     """Rows with a problem and a reference answer; the keys are auto-detected. A file path or a
     hub dataset id. Bad rows are errors naming the line."""
-    from reasonflux.synth.formats import read_rows
+    from reasonflux.synth.formats import read_source
 
-    p = Path(path)
-    if p.exists():
-        rows = list(read_rows(p))
-    else:
-        if path.startswith((".", "/", "~")) or path.count("/") != 1:
-            raise UserError(f"problems file not found: {path}")
-        try:
-            import datasets
-
-            rows = list(enumerate(datasets.load_dataset(path, split="train"), 1))
-        except Exception as e:  # noqa: BLE001
-            raise UserError(f"could not load problems {path!r} from the hub: {str(e).splitlines()[0]}") from None
+    rows, _ = read_source(path)
     out, seen = [], set()
     for line, row in rows:
         row = dict(row)
