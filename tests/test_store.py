@@ -91,3 +91,67 @@ def test_rewrite_is_atomic_and_load_run_errors(tmp_path):
         store.load_run(tmp_path, need_metrics=True)
     run = store.load_run(tmp_path)
     assert run.label == tmp_path.name and len(run.samples) == 2 and run.problems[0]["id"] == "a"
+
+
+# ---------------------------------------------------------------- the generic run store (reasonflux.store)
+
+
+def test_generic_log_supersedes_by_key_and_keeps_position(tmp_path):
+    from reasonflux import store as rs
+
+    p = tmp_path / "log.jsonl"
+    with rs.Appender(p) as w:
+        w.write({"k": "a", "v": 1})
+        w.write_many([{"k": "b", "v": 1}, {"k": "a", "v": 2}])
+    assert [(r["k"], r["v"]) for r in rs.read_log(p, key=lambda r: r["k"])] == [("a", 2), ("b", 1)]
+    final = lambda r: r["v"] == 1  # noqa: E731 - a record that may not be replaced
+    assert [(r["k"], r["v"]) for r in rs.read_log(p, key=lambda r: r["k"], replaceable=lambda r: not final(r))] == [("a", 1), ("b", 1)]
+    assert len(rs.read_log(p)) == 3  # without a key: every record
+
+
+def test_failed_eval_sample_is_superseded_by_its_retry(tmp_path):
+    p = tmp_path / store.SAMPLES
+    with store.SampleWriter(p) as w:
+        w.write(rec("a", 0, finish_reason="error", error="timeout"))
+        w.write(rec("a", 1, text="ok"))
+        w.write(rec("a", 0, text="retried", finish_reason="stop"))
+        w.write(rec("a", 1, text="later duplicate"))
+    rows = store.read_samples(p)
+    assert [(s["sample_index"], s["text"]) for s in rows] == [(0, "retried"), (1, "ok")]
+
+
+def test_generic_log_keeps_a_whole_record_missing_only_its_newline(tmp_path):
+    from reasonflux import store as rs
+
+    p = tmp_path / "log.jsonl"
+    p.write_text('{"k": 1}\n{"k": 2}')  # hand-edited file, no final newline: not a torn write
+    assert [r["k"] for r in rs.read_log(p, repair=True)] == [1, 2]
+    assert p.read_text() == '{"k": 1}\n{"k": 2}\n'
+    p.write_text('{"k": 1}\n[1, 2]\n{"k": 3}\n')
+    with pytest.raises(UserError, match=r"log.jsonl line 2 is not a record"):
+        rs.read_log(p, repair=True)
+    assert p.read_text() == '{"k": 1}\n[1, 2]\n{"k": 3}\n'  # refused, nothing deleted
+
+
+def test_check_settings_records_then_refuses_changes_by_name(tmp_path):
+    from reasonflux import store as rs
+
+    rs.check_settings(tmp_path, {"model": "m", "temperature": 0.6, "stops": ("a",)})
+    rs.check_settings(tmp_path, {"model": "m", "temperature": 0.6, "stops": ["a"]})  # tuple == list after JSON
+    with pytest.raises(UserError, match=r"model: 'm' -> 'n'; temperature: 0.6 -> 0.7"):
+        rs.check_settings(tmp_path, {"model": "n", "temperature": 0.7, "stops": ["a"]})
+    (tmp_path / rs.SETTINGS).write_text("[]")
+    with pytest.raises(UserError, match="settings.json is damaged"):
+        rs.check_settings(tmp_path, {"model": "m"})
+
+
+def test_rewrite_log_is_atomic_and_appender_refuses_after_close(tmp_path):
+    from reasonflux import store as rs
+
+    p = tmp_path / "log.jsonl"
+    rs.rewrite_log(p, [{"a": 1}, {"a": 2}])
+    assert rs.read_log(p) == [{"a": 1}, {"a": 2}] and not (tmp_path / "log.jsonl.tmp").exists()
+    w = rs.Appender(p)
+    w.close()
+    with pytest.raises(ValueError, match="closed"):
+        w.write({"a": 3})

@@ -99,8 +99,10 @@ def test_synth_shortest_policy_and_hints_in_prompt(tmp_path):
     respond, _ = _teacher(down=set())
     with ScriptedServer(respond) as srv:
         r = _synth(srv.base_url, tmp_path / "run", "--keep", "shortest")
-        prompt = srv.requests[0]["messages"][-1]["content"]
+        # requests arrive concurrently: find the one that asked about problem 1
+        prompts = [q["messages"][-1]["content"] for q in srv.requests]
     assert r.returncode == 0, r.stderr
+    prompt = next(p for p in prompts if PROBLEMS[0]["problem"] in p)
     recs = [json.loads(x) for x in (tmp_path / "run" / "trajectories.jsonl").read_text().splitlines()]
     assert [r["meta"]["problem_id"] for r in recs] == ["p1", "p2"]
     assert "Multiples of 6" in recs[1]["messages"][1]["content"]  # the shorter of the two correct ones

@@ -113,12 +113,15 @@ def test_import_reference_fixture(tmp_path, cli):
 def test_import_unknown_chapter_and_missing_answer():
     data = {"Misc Topics": {"S": [{"template_name": "A method", "description": "d", "reason_flow": ["x"],
                                    "example_application": "Just do it."}]}}
-    with pytest.raises(UserError, match="default-domain"):
-        convert(data)
-    res = convert(data, default_domain="algebra")
+    res = convert(data)  # an unknown chapter is mapped by the rule (nothing votes: algebra), not refused
     (t,) = res.templates
     assert t["domain"] == "algebra" and t["example"]["answer"] == ANSWER_MISSING
+    assert res.summary() == {"chapter mapped by rule": 1, "example without a final answer": 1,
+                             "example without a problem statement": 1}
+    assert convert(data, default_domain="geometry").templates[0]["domain"] == "geometry"
     assert any("no final answer" in w for w in res.warnings)
+    with pytest.raises(UserError, match="default-domain"):
+        convert(data, default_domain="astrology")
     with pytest.raises(UserError, match="not found"):
         import_file("/nonexistent/ref.json")
 

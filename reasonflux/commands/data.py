@@ -1,7 +1,7 @@
 """``reasonflux data``: load, export, clean and inspect SFT data.
 
     reasonflux data load Gen-Verse/ReasonFlux-F1-SFT --out f1.jsonl
-    reasonflux data export runs/synth/trajectories.jsonl --format llamafactory --out data/
+    reasonflux data export runs/synth/trajectories.jsonl --to llamafactory --out data/
     reasonflux data clean problems.jsonl --out clean.jsonl
     reasonflux data stats f1.jsonl --tokenizer MODEL_DIR --png lengths.png
 """
@@ -16,34 +16,39 @@ from reasonflux.config import register as register_command
 
 @dataclass
 class ExportConfig:
-    input: str = field(default="", metadata={"help": "trajectories / SFT rows (messages, sharegpt or alpaca)", "argument": True})
-    format: str = field(default="messages", metadata={"help": "messages | sharegpt | alpaca | hf | llamafactory"})
-    out: str = field(default="", metadata={"help": "output file (directory for hf and llamafactory)"})
+    input: str = field(default="", metadata={"help": "trajectories / SFT rows (messages, sharegpt or alpaca)", "argument": True, "required": True, "path": "path_or_hub"})
+    to: str = field(default="messages", metadata={"help": "data format to write (listed below)", "old": ["format"], "choices_title": "Data formats", "choices": {
+        "messages": "JSONL of {messages: [{role, content}]} (what train reads)",
+        "sharegpt": "JSONL of {conversations: [{from, value}]}",
+        "alpaca": "JSONL of {instruction, input, output}",
+        "hf": "a saved Hugging Face dataset directory (load_from_disk)",
+        "llamafactory": "a LLaMA-Factory data directory (sharegpt JSON + dataset_info.json)"}})
+    out: str = field(default="", metadata={"help": "output file (directory for hf and llamafactory)", "short": "-o", "required": True, "path": "out_any"})
 
 
 @dataclass
 class LoadConfig:
-    source: str = field(default="Gen-Verse/ReasonFlux-F1-SFT", metadata={"help": "hub dataset id or local file/dir", "argument": True})
-    out: str = field(default="sft.jsonl", metadata={"help": "normalised messages JSONL"})
+    source: str = field(default="Gen-Verse/ReasonFlux-F1-SFT", metadata={"help": "hub dataset id or local file/dir", "argument": True, "path": "path_or_hub"})
+    out: str = field(default="sft.jsonl", metadata={"help": "normalised messages JSONL", "short": "-o", "path": "out_file"})
 
 
 @dataclass
 class CleanConfig:
-    input: str = field(default="", metadata={"help": "problems or SFT rows (JSONL/JSON/Parquet)", "argument": True})
-    out: str = field(default="clean.jsonl", metadata={"help": "rows kept"})
+    input: str = field(default="", metadata={"help": "problems or SFT rows (JSONL/JSON/Parquet)", "argument": True, "required": True, "path": "file_or_dir"})
+    out: str = field(default="clean.jsonl", metadata={"help": "rows kept", "short": "-o", "path": "out_file"})
     key: str = field(default="problem", metadata={"help": "field holding the problem text (for messages rows: the first user turn is used)"})
-    ngram: int = field(default=13, metadata={"help": "decontamination n-gram size"})
+    ngram: int = field(default=13, metadata={"help": "decontamination n-gram size", "min": 1})
     decontaminate: bool = field(default=True, metadata={"help": "drop rows overlapping the evaluation sets"})
     dedup: bool = field(default=True, metadata={"help": "drop exact and near-duplicate rows"})
-    data_dir: str | None = field(default=None, metadata={"help": "benchmark data dir (default: REASONFLUX_DATA_DIR, else the hub)"})
+    data_dir: str | None = field(default=None, metadata={"help": "benchmark data dir (default: REASONFLUX_DATA_DIR, else the hub)", "path": "dir"})
 
 
 @dataclass
 class StatsConfig:
-    input: str = field(default="", metadata={"help": "SFT rows", "argument": True})
-    tokenizer: str = field(default="", metadata={"help": "tokenizer (model dir or HF id)"})
-    cutoff: int = field(default=16384, metadata={"help": "training cutoff in tokens"})
-    png: str | None = field(default=None, metadata={"help": "write a histogram PNG here"})
+    input: str = field(default="", metadata={"help": "SFT rows", "argument": True, "required": True, "path": "path_or_hub"})
+    tokenizer: str = field(default="", metadata={"help": "tokenizer (model dir or HF id)", "required": True})
+    cutoff: int = field(default=16384, metadata={"help": "training cutoff in tokens", "min": 1})
+    png: str | None = field(default=None, metadata={"help": "write a histogram PNG here", "path": "out_file"})
     json: bool = field(default=False, metadata={"help": "print the summary as JSON"})
 
 
@@ -54,7 +59,7 @@ def export_main(cfg: ExportConfig) -> list[str]:
     if not cfg.out:
         raise UserError("data export needs --out")
     convs = load_conversations(cfg.input)
-    paths = export(convs, cfg.format, cfg.out)
+    paths = export(convs, cfg.to, cfg.out)
     print(f"{len(convs)} conversations → {', '.join(map(str, paths))}")
     return [str(p) for p in paths]
 
@@ -70,15 +75,19 @@ def load_main(cfg: LoadConfig) -> int:
 
 def clean_main(cfg: CleanConfig) -> dict:
     import os
+    import sys
     from pathlib import Path
 
     from reasonflux.errors import UserError
+    from reasonflux.store import write_json, write_text
     from reasonflux.synth.decontam import benchmark_items, build_index, decontaminate
     from reasonflux.synth.dedup import dedup
     from reasonflux.synth.formats import read_rows
 
-    rows = []
+    # each row keeps its input line number (as in the file, before dedup) and is written out unchanged
+    rows, lines, originals = [], {}, {}
     for line, row in read_rows(cfg.input):
+        orig = row
         if cfg.key not in row and isinstance(row.get("messages"), list):
             user = next((m.get("content", "") for m in row["messages"] if m.get("role") == "user"), None)
             if user is None:
@@ -86,22 +95,30 @@ def clean_main(cfg: CleanConfig) -> dict:
             row = {**row, cfg.key: user}
         if cfg.key not in row:
             raise UserError(f"{cfg.input}:{line}: no {cfg.key!r} field")
+        lines[id(row)], originals[id(row)] = line, orig
         rows.append(row)
+    first = list(rows)
+
+    def rid(row: dict):  # noqa: ANN202 - the row's own id, if it has one
+        return next((row[k] for k in ("id", "problem_id", "unique_id", "uid") if row.get(k) not in (None, "")), None)
+
     report: dict = {"input": len(rows)}
     if cfg.dedup:
         rows, dups = dedup(rows, text_key=cfg.key)
-        report["duplicates"] = [d.__dict__ for d in dups]
+        report["duplicates"] = [{"line": lines[id(first[d.row])], "id": rid(first[d.row]), "kept_line": lines[id(first[d.kept_row])],
+                                 "kind": d.kind, "similarity": d.similarity} for d in dups]
     if cfg.decontaminate:
         idx = build_index(benchmark_items(cfg.data_dir or os.environ.get("REASONFLUX_DATA_DIR")), n=cfg.ngram)
         rows, matches = decontaminate(rows, idx, text_key=cfg.key)
-        report["contaminated"] = [m.__dict__ for m in matches]
+        report["contaminated"] = [{"line": lines[id(m.row_data)], "id": rid(m.row_data), **m.report()} for m in matches]
     report["kept"] = len(rows)
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(cfg.out, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    write_text(cfg.out, "".join(json.dumps(originals[id(r)], ensure_ascii=False) + "\n" for r in rows))
     rep_path = Path(cfg.out).with_suffix(".report.json")
-    rep_path.write_text(json.dumps(report, indent=2))
+    write_json(rep_path, report)
+    for m in report.get("contaminated", []):
+        print(f"{cfg.input}:{m['line']}: contaminated ({m['stage']}, score {m['score']:.2f}) by {m['benchmark']} {m['benchmark_id']}",
+              file=sys.stderr)
     print(f"kept {report['kept']}/{report['input']}  duplicates {len(report.get('duplicates', []))}  "
           f"contaminated {len(report.get('contaminated', []))}  → {cfg.out} (report {rep_path})")
     return report

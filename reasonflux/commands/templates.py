@@ -19,30 +19,32 @@ LIBRARY_HELP = "template library: 'builtin', a JSONL file, a directory of JSONL 
 
 @dataclass
 class SearchConfig:
-    query: str = field(default="", metadata={"help": "problem text or keywords", "argument": True})
-    k: int = field(default=5, metadata={"help": "how many templates", "short": "-k"})
-    library: str = field(default="builtin", metadata={"help": LIBRARY_HELP})
-    retriever: str = field(default="hierarchical", metadata={"help": "hierarchical | flat (BM25) | embeddings (local sentence-transformers model)"})
+    query: str = field(default="", metadata={"help": "problem text or keywords", "argument": True, "required": True})
+    k: int = field(default=5, metadata={"help": "how many templates", "short": "-k", "min": 1})
+    library: str = field(default="builtin", metadata={"help": LIBRARY_HELP, "path": "library"})
+    retriever: str = field(default="hierarchical", metadata={"help": "hierarchical | flat (BM25) | embeddings (local sentence-transformers model)",
+                                                             "choices": ("hierarchical", "flat", "embeddings")})
     embed_model: str | None = field(default=None, metadata={"help": "embeddings: local model directory (or $REASONFLUX_EMBED_MODEL)"})
     json: bool = field(default=False, metadata={"help": "print a JSON list of {id, name, score, tags, ...}"})
 
 
 @dataclass
 class StatsConfig:
-    library: str = field(default="builtin", metadata={"help": LIBRARY_HELP})
+    library: str = field(default="builtin", metadata={"help": LIBRARY_HELP, "path": "library"})
     json: bool = field(default=False, metadata={"help": "print JSON"})
 
 
 @dataclass
 class ValidateConfig:
-    file: str = field(default="", metadata={"help": "JSONL library file(s) or directory", "argument": True})
+    file: str = field(default="", metadata={"help": "JSONL library file(s) or directory", "argument": True, "required": True, "path": "library"})
 
 
 @dataclass
 class ImportConfig:
-    file: str = field(default="", metadata={"help": "reference-format JSON {chapter: {section: [templates]}}", "argument": True})
-    out: str = field(default="", metadata={"help": "output JSONL file", "short": "-o"})
-    default_domain: str | None = field(default=None, metadata={"help": "domain for chapters no keyword maps"})
+    file: str = field(default="", metadata={"help": "reference-format JSON {chapter: {section: [templates]}}", "argument": True, "required": True, "path": "file"})
+    out: str = field(default="", metadata={"help": "output JSONL file", "short": "-o", "required": True, "path": "out_file"})
+    default_domain: str | None = field(default=None, metadata={"help": "domain for chapters no keyword maps (default: a keyword vote over the chapter's templates, else algebra)"})
+    id_prefix: str = field(default="", metadata={"help": "namespace for the imported ids (e.g. v1), to use the library next to builtin"})
 
 
 def search_main(cfg: SearchConfig) -> list[dict]:
@@ -105,11 +107,12 @@ def import_main(cfg: ImportConfig) -> int:
 
     if not cfg.file or not cfg.out:
         raise UserError("templates import needs a file and -o OUT.jsonl")
-    res = import_file(cfg.file, default_domain=cfg.default_domain)
+    res = import_file(cfg.file, default_domain=cfg.default_domain, id_prefix=cfg.id_prefix)
     for w in res.warnings:
         print(f"warning: {w}", file=sys.stderr)
     write_jsonl(res.templates, cfg.out)
-    print(f"imported {len(res.templates)} templates -> {cfg.out} ({len(res.warnings)} warnings)")
+    kinds = "; ".join(f"{k}: {n}" for k, n in res.summary().items())
+    print(f"imported {len(res.templates)} templates -> {cfg.out} ({len(res.warnings)} warnings{': ' + kinds if kinds else ''})")
     return len(res.templates)
 
 

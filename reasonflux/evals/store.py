@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reasonflux import store as _store
 from reasonflux.errors import UserError
 
 CONFIG = "config.yaml"
@@ -55,91 +54,40 @@ def sample_key(s: dict[str, Any]) -> Key:
     return (s["benchmark"], s["problem_id"], int(s["sample_index"]))
 
 
+def is_failure(s: dict[str, Any]) -> bool:
+    """Whether a sample record is a failed request (``finish_reason == "error"``, reason in ``error``):
+    stored so the failure is visible, never graded as an answer, and retried by the next run."""
+    return s.get("finish_reason") == "error"
+
+
 def read_samples(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
-    """All complete lines of ``samples.jsonl`` (first occurrence wins for a repeated key).
+    """All complete lines of ``samples.jsonl``, one record per key: for a repeated key the first
+    finished record wins over failures (:func:`is_failure`); a key with only failures keeps the last.
 
     A last line without its newline was cut by a crash: it is ignored, and with ``repair`` the
     file is truncated to the end of the last complete line. A complete line that is not JSON is
-    damage we cannot explain: a clear error naming the line.
+    damage we cannot explain: a clear error naming the line. (The generic run store,
+    :func:`reasonflux.store.read_log`, does the reading.)
     """
-    p = Path(path)
-    if not p.exists():
-        return []
-    data = p.read_bytes()
-    end = data.rfind(b"\n") + 1  # 0 when there is no complete line
-    if end < len(data) and repair:
-        with p.open("r+b") as f:
-            f.truncate(end)
-    out: list[dict[str, Any]] = []
-    seen: set[Key] = set()
-    for i, line in enumerate(data[:end].split(b"\n")[:-1], 1):
-        if not line.strip():
-            continue
-        try:
-            s = json.loads(line)
-            key = sample_key(s)
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            raise UserError(f"{p} line {i} is not a sample record; move the file aside or fix that line") from None
-        if key not in seen:
-            seen.add(key)
-            out.append(s)
-    return out
+    from reasonflux.store import read_log
+
+    return read_log(path, key=sample_key, repair=repair, what="sample record", replaceable=is_failure)
 
 
-class SampleWriter:
+class SampleWriter(_store.Appender):
     """Appends sample records to ``samples.jsonl``, one whole line per ``os.write``; thread-safe."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self._lock = threading.Lock()
-
-    def write(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-        with self._lock:
-            view = memoryview(data)
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
-
-    def close(self) -> None:
-        with self._lock:
-            if self._fd >= 0:
-                os.fsync(self._fd)
-                os.close(self._fd)
-                self._fd = -1
 
     def __enter__(self) -> "SampleWriter":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
 
 def rewrite_samples(path: str | Path, samples: list[dict[str, Any]]) -> None:
     """Replace ``samples.jsonl`` atomically (write a sibling, fsync, rename): used by rescore."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for s in samples:
-            f.write(json.dumps(s, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, p)
+    _store.rewrite_log(path, samples)
 
 
-def write_json(path: str | Path, obj: Any) -> None:
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
-
-
-def write_text(path: str | Path, text: str) -> None:
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, p)
+write_json = _store.write_json
+write_text = _store.write_text
 
 
 def write_problems(path: str | Path, rows: list[dict[str, Any]]) -> None:
@@ -152,29 +100,7 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-class RunLock:
-    """An exclusive advisory lock on RUN/.lock; released by the OS if the process dies."""
-
-    def __init__(self, run_dir: Path):
-        self.path = run_dir / LOCK
-        self._f: Any = None
-
-    def __enter__(self) -> "RunLock":
-        import fcntl
-
-        self._f = self.path.open("a")
-        try:
-            fcntl.flock(self._f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._f.close()
-            raise UserError(f"another reasonflux process is writing {self.path.parent}; wait for it or use another --out") from None
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        import fcntl
-
-        fcntl.flock(self._f, fcntl.LOCK_UN)
-        self._f.close()
+RunLock = _store.RunLock  # exclusive advisory lock on RUN/.lock (the generic run store's)
 
 
 @dataclass

@@ -70,7 +70,9 @@ def from_messages(msgs: list[dict[str, str]], fmt: str) -> dict[str, Any]:
     turns = [m for m in msgs if m["role"] != "system"]
     if fmt in ("sharegpt", "llamafactory"):
         row: dict[str, Any] = {"conversations": [{"from": _SHAREGPT_ROLE[m["role"]], "value": m["content"]} for m in turns]}
-        if system:
+        if system or fmt == "llamafactory":
+            # LLaMA-Factory's converter reads example[columns.system] for every row: a row without the
+            # key (or a file where no row has one) fails with KeyError 'system'. "" means no system prompt.
             row["system"] = system
         return row
     if fmt == "alpaca":

@@ -1,6 +1,7 @@
 """Navigator-mode synthesis: each candidate trajectory is one full navigator run (plan → retrieve
 → adjust → instruct/solve/judge → final), rendered as F1-style reasoning that names the template
-and walks its steps.
+and walks its steps. All candidates run on the same batch-first engine as ``eval --method
+navigator`` (``reasonflux.reasoning.navigator.reason_many``): one generate call per round.
 
     reasonflux synth --mode navigator --problems problems.jsonl --teacher MODEL --samples 2 --out runs/synth-nav
 """
@@ -32,35 +33,67 @@ def trace_reasoning(trace: Any) -> str:
     return "\n\n".join(x for x in lines if x)
 
 
+# Navigator runs in flight at once (each round sends one request per live run).
+MAX_LIVE_RUNS = 256
+
+
 def run_navigator_mode(problems: list[SynthProblem], store: Store, backend: Any, cfg: Any,
                        on_problem: Callable[[dict], None] | None = None) -> None:
-    from reasonflux.chat import split_reasoning
-    from reasonflux.grading import grade
-    from reasonflux.reasoning.navigator import NavigatorSettings, reason
+    """Every (problem, sample) still to do is one navigator run; all of them advance together on the
+    batch-first scheduler (``reason_many``), and a problem is stored as soon as its samples finish."""
+    from reasonflux.reasoning.navigator import Job, NavigatorSettings, reason_many
     from reasonflux.templates.retrieve import get_retriever
 
     retriever = get_retriever(cfg.templates) if cfg.templates != "none" else None
-    for p in problems:
-        if p.id in store.done:
-            continue
-        cands = []
-        for i in range(cfg.samples):
-            settings = NavigatorSettings(k=cfg.templates_k, max_steps=cfg.max_steps, solver_max_tokens=cfg.max_tokens,
-                                         temperature=cfg.temperature, seed=cfg.seed + i, solver_think=cfg.think)
-            trace = reason(p.problem, backend, backend, retriever, settings)
-            final = split_reasoning(trace.final_response, prefilled=cfg.think)
-            v = grade(response=trace.final_response, gold=p.answer, kind="math", prefilled=cfg.think)
-            if v.extracted is None and trace.final_answer is not None:
-                v = grade(answer=trace.final_answer, gold=p.answer, kind="math")
-            tokens = sum(t["completion"] for t in trace.tokens.values())
-            cands.append(Candidate(text=trace.final_response, reasoning=trace_reasoning(trace), answer_part=final.answer,
-                                   finish_reason="stop", completion_tokens=tokens, extracted=v.extracted, correct=v.correct,
-                                   reason=v.reason, template_ids=[r["id"] for r in trace.retrieved],
-                                   extra={"navigator_template": trace.template_id, "stop_reason": trace.stop_reason}))
-        kept = select(cands, cfg.keep)
-        verdicts = [c.correct for c in cands]
-        summary = {"samples": len(cands), "correct": sum(verdicts), "kept": len(kept),
-                   "tokens": sum(c.completion_tokens for c in cands), "reasons": [c.reason for c in cands]}
-        store.finish(p, [record(p, c, cfg.model, verdicts, i) for i, c in enumerate(kept)], summary)
-        if on_problem:
-            on_problem(summary)
+    samples = _setting(cfg, "n", "samples")  # flag renames (NOTES-16): old names still read
+    todo = [p for p in problems if p.id not in store.done]
+    jobs, owners = [], []
+    for p in todo:
+        for i in range(samples):
+            opts = dict(k=cfg.templates_k, max_steps=_setting(cfg, "max_solver_steps", "max_steps"),
+                        solver_max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed + i)
+            # R1-style teachers (--think): room to think before the navigator's JSON, read after </think>
+            settings = NavigatorSettings.for_reasoning_model(**opts) if cfg.think else NavigatorSettings(**opts)
+            jobs.append(Job(p.problem, settings=settings, tag=f"{p.id}/{i}/"))
+            owners.append((p, i))
+    results: dict[str, dict[int, Any]] = {}
+
+    def done(j: int, trace: Any) -> None:
+        p, i = owners[j]
+        got = results.setdefault(p.id, {})
+        got[i] = _candidate(p, trace, cfg)
+        if len(got) == samples:
+            _finish(p, [got[k] for k in range(samples)], store, cfg, on_problem)
+            del results[p.id]
+
+    reason_many(jobs, backend, backend, retriever, max_live=MAX_LIVE_RUNS, on_done=done)
+
+
+def _setting(cfg: Any, name: str, old: str) -> Any:
+    return getattr(cfg, name) if hasattr(cfg, name) else getattr(cfg, old)
+
+
+def _candidate(p: SynthProblem, trace: Any, cfg: Any) -> Candidate:
+    from reasonflux.chat import split_reasoning
+    from reasonflux.grading import grade
+
+    final = split_reasoning(trace.final_response, prefilled=cfg.think)
+    v = grade(response=trace.final_response, gold=p.answer, kind="math", prefilled=cfg.think)
+    if v.extracted is None and trace.final_answer is not None:
+        v = grade(answer=trace.final_answer, gold=p.answer, kind="math")
+    tokens = sum(t["completion"] for t in trace.tokens.values())
+    return Candidate(text=trace.final_response, reasoning=trace_reasoning(trace), answer_part=final.answer,
+                     finish_reason="stop", completion_tokens=tokens, extracted=v.extracted, correct=v.correct,
+                     reason=v.reason, template_ids=[r["id"] for r in trace.retrieved],
+                     extra={"navigator_template": trace.template_id, "stop_reason": trace.stop_reason,
+                            "navigator_fallbacks": trace.fallback_count})
+
+
+def _finish(p: SynthProblem, cands: list[Candidate], store: Store, cfg: Any, on_problem: Callable[[dict], None] | None) -> None:
+    kept = select(cands, cfg.keep)
+    verdicts = [c.correct for c in cands]
+    summary = {"samples": len(cands), "correct": sum(verdicts), "kept": len(kept),
+               "tokens": sum(c.completion_tokens for c in cands), "reasons": [c.reason for c in cands]}
+    store.finish(p, [record(p, c, cfg.model, verdicts, i) for i, c in enumerate(kept)], summary)
+    if on_problem:
+        on_problem(summary)

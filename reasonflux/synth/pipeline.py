@@ -10,7 +10,6 @@ records are written; a rerun skips those problems and drops records of unfinishe
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,8 @@ class SynthProblem:
     id: str
     problem: str
     answer: str
+    line: int = 0  # row number in the input file (1-based; 0 when built in code)
+    given_id: bool = True  # False: ``id`` was derived from the normalised text
 
 
 @dataclass
@@ -47,13 +48,18 @@ class Candidate:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def read_problems(path: str) -> list[SynthProblem]:
-    """Rows with a problem and a reference answer; the keys are auto-detected. A file path or a
-    hub dataset id. Bad rows are errors naming the line."""
+def derived_id(text: str) -> str:
+    return hashlib.sha1(normalize(str(text)).encode()).hexdigest()[:12]
+
+
+def read_problem_rows(path: str) -> list[SynthProblem]:
+    """Rows with a problem and a reference answer, keys auto-detected, each with its input row
+    number; ids are NOT checked for uniqueness yet (dedup runs first, then :func:`assign_ids`).
+    A file path or a hub dataset id. Bad rows are errors naming the line."""
     from reasonflux.synth.formats import read_source
 
     rows, _ = read_source(path)
-    out, seen = [], set()
+    out = []
     for line, row in rows:
         row = dict(row)
         text = next((row[k] for k in PROBLEM_KEYS if row.get(k)), None)
@@ -67,12 +73,33 @@ def read_problems(path: str) -> list[SynthProblem]:
 
             ans = extract_answer(str(ans)) or ans
         pid = next((str(row[k]) for k in ID_KEYS if row.get(k) not in (None, "")), None)
-        pid = pid or hashlib.sha1(normalize(str(text)).encode()).hexdigest()[:12]
-        if pid in seen:
-            raise UserError(f"{path}:{line}: duplicate problem id {pid!r}")
-        seen.add(pid)
-        out.append(SynthProblem(pid, str(text), str(ans)))
+        out.append(SynthProblem(pid or derived_id(str(text)), str(text), str(ans), line=line, given_id=pid is not None))
     return out
+
+
+def assign_ids(problems: list[SynthProblem], path: str = "problems") -> list[SynthProblem]:
+    """Make ids unique AFTER dedup: two rows with the same given id are an error naming both
+    lines; rows without an id whose text repeats (dedup off) get ``-2``, ``-3``, ... suffixes."""
+    first: dict[str, SynthProblem] = {}
+    for p in problems:
+        if p.given_id:
+            if p.id in first:
+                raise UserError(f"{path}:{p.line}: duplicate problem id {p.id!r} (also on line {first[p.id].line}); "
+                                f"give each problem its own id")
+            first[p.id] = p
+    for p in problems:
+        if not p.given_id:
+            base, k = p.id, 1
+            while p.id in first:
+                k += 1
+                p.id = f"{base}-{k}"
+            first[p.id] = p
+    return problems
+
+
+def read_problems(path: str) -> list[SynthProblem]:
+    """:func:`read_problem_rows` with ids made unique (no dedup)."""
+    return assign_ids(read_problem_rows(path), path)
 
 
 def select(cands: list[Candidate], keep: str) -> list[Candidate]:
@@ -124,44 +151,61 @@ def record(p: SynthProblem, c: Candidate, teacher: str, verdicts: list[bool], sa
 
 
 class Store:
-    """``trajectories.jsonl`` + ``progress.jsonl`` in one run directory, resumable."""
+    """``trajectories.jsonl`` + ``progress.jsonl`` in one run directory, on the generic run store
+    (:mod:`reasonflux.store`): locked against a second writer, defining settings checked by name,
+    one ``os.write`` per problem's records and one per progress line, a torn last line repaired, a
+    damaged middle line refused with its line number.
 
-    def __init__(self, out: Path):
+    A problem is finished when its progress line exists (written after its trajectories). At
+    start, trajectory records of problems without a progress line (a crash between the two
+    writes) are dropped by an atomic rewrite; nothing finished is ever dropped. Use as a context
+    manager, or call :meth:`close`."""
+
+    def __init__(self, out: Path, settings: dict[str, Any] | None = None):
+        from reasonflux import store as runstore
+
         self.out = out
         out.mkdir(parents=True, exist_ok=True)
         self.traj = out / "trajectories.jsonl"
         self.progress = out / "progress.jsonl"
-        self.done: dict[str, dict] = {}
         self.failed: dict[str, str] = {}  # problem id -> engine error, this run only
-        for line in self._lines(self.progress):
-            self.done[line["problem_id"]] = line
-        kept = [r for r in self._lines(self.traj) if r.get("meta", {}).get("problem_id") in self.done]
-        with self.traj.open("w", encoding="utf-8") as f:  # drop records of problems that never finished
-            for r in kept:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-
-    @staticmethod
-    def _lines(p: Path) -> list[dict]:
-        if not p.exists():
-            return []
-        out = []
-        for raw in p.read_text(encoding="utf-8").splitlines():
-            try:
-                out.append(json.loads(raw))
-            except json.JSONDecodeError:
-                break  # a half-written last line from a crash
-        return out
+        self._lock = runstore.RunLock(out).acquire()
+        try:
+            if settings is not None:
+                runstore.check_settings(out, settings)
+            lines = runstore.read_log(self.progress, key=lambda r: str(r["problem_id"]), repair=True, what="progress record")
+            self.done: dict[str, dict] = {str(x["problem_id"]): x for x in lines}
+            recs = runstore.read_log(self.traj, repair=True, what="trajectory record")
+            for i, r in enumerate(recs, 1):
+                if not isinstance(r.get("meta"), dict) or "problem_id" not in r["meta"]:
+                    raise UserError(f"{self.traj} record {i} has no meta.problem_id; move the file aside or fix that line")
+            kept = [r for r in recs if str(r["meta"]["problem_id"]) in self.done]
+            self.dropped_unfinished = len(recs) - len(kept)
+            if self.dropped_unfinished:  # records of problems that never finished (crash between writes)
+                runstore.rewrite_log(self.traj, kept)
+            self._traj_w = runstore.Appender(self.traj)
+            self._prog_w = runstore.Appender(self.progress)
+        except BaseException:
+            self._lock.release()
+            raise
 
     def finish(self, p: SynthProblem, records: list[dict], summary: dict) -> None:
-        with self.traj.open("a", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-            f.flush()
+        self._traj_w.write_many(records)
         line = {"problem_id": p.id, **summary}
-        with self.progress.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(line) + "\n")
-            f.flush()
+        self._prog_w.write(line)
         self.done[p.id] = line
+
+    def close(self) -> None:
+        for w in (getattr(self, "_traj_w", None), getattr(self, "_prog_w", None)):
+            if w is not None:
+                w.close()
+        self._lock.release()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 def grade_candidates(problem: SynthProblem, comps: list, prefilled: bool, template_ids: list[str], workers: int) -> list[Candidate]:  # noqa: ANN001

@@ -3,10 +3,20 @@
 The reference library is nested JSON ``{chapter: {section: [template, ...]}}``; a template has
 ``template_name``, ``template_type``, ``knowledge_tag`` (string or list), ``description``,
 ``application_scenario`` (string or list), ``reason_flow`` (list of strings or of small dicts) and
-``example_application`` (a string, or a dict whose keys vary between templates). Chapters map to our
-domains by keyword (``CHAPTER_KEYWORDS``); an unknown chapter needs ``default_domain``.
+``example_application`` (a string, or a dict whose keys vary between templates). It takes the real
+ReasonFlux-v1 library (``../shared/upstream/reasonflux_v1_template_library.json``, 420 templates)
+and survives its quirks:
 
-    reasonflux templates import tests/fixtures/reference_templates.json -o /tmp/imported.jsonl
+- literal backslash-n sequences (not LaTeX such as ``\\neq``) become newlines (:func:`unescape`);
+- a string example is split into problem / solution / answer at its markers ("Example Problem:",
+  "Solution Steps:", "Application Steps:", "Analysis:", circled or numbered steps, "Answer:",
+  "Conclusion:", ``\\boxed{}``, ...); a dict example by its (varying) keys;
+- a chapter is mapped to a domain by keyword (``CHAPTER_KEYWORDS``); a chapter no keyword matches is
+  mapped by the rule in :func:`chapter_domain_by_rule` (keyword vote over its sections, template
+  names and tags; ``default_domain`` or algebra when nothing votes), with a warning, not refused;
+- every warning has a kind; :meth:`ImportResult.summary` counts them.
+
+    reasonflux templates import ../shared/upstream/reasonflux_v1_template_library.json -o /tmp/v1.jsonl
 """
 
 from __future__ import annotations
@@ -18,13 +28,19 @@ from pathlib import Path
 from typing import Any
 
 from reasonflux.errors import UserError
-from reasonflux.templates.library import DOMAIN_PREFIX, DOMAINS, MAX_TAG_CHARS, check_record
+from reasonflux.templates.library import (
+    DOMAIN_PREFIX,
+    DOMAINS,
+    MAX_TAG_CHARS,
+    check_record,
+)
 
 # Chapter name keyword -> domain; the first keyword found in the lowercased chapter name wins.
 CHAPTER_KEYWORDS: tuple[tuple[str, str], ...] = (
     ("functional equation", "functional_equations"), ("sequence", "sequences_series"), ("series", "sequences_series"),
     ("trigon", "trigonometry"), ("complex", "complex_numbers"), ("polynom", "polynomials"),
     ("inequal", "inequalities"), ("probab", "probability"), ("statist", "probability"), ("expectation", "probability"),
+    ("random variable", "probability"), ("distribution", "probability"), ("regression", "probability"),
     ("combinat", "combinatorics"), ("counting", "combinatorics"), ("permutation", "combinatorics"),
     ("binomial", "combinatorics"), ("number theory", "number_theory"), ("integer", "number_theory"),
     ("divisib", "number_theory"), ("modular", "number_theory"), ("geometr", "geometry"), ("vector", "geometry"),
@@ -34,11 +50,26 @@ CHAPTER_KEYWORDS: tuple[tuple[str, str], ...] = (
     ("chemi", "chemistry"), ("biolog", "biology"), ("genetic", "biology"),
 )
 # Keys of a dict-valued example_application, by the example field they feed (first found wins).
-EXAMPLE_PROBLEM_KEYS = ("problem", "question", "example_problem", "problem_statement", "example", "task")
-EXAMPLE_ANSWER_KEYS = ("answer", "final_answer", "result", "conclusion")
+EXAMPLE_PROBLEM_KEYS = ("problem", "question", "example_problem", "example_question", "problem_statement", "example",
+                        "task", "title", "example_1")
+EXAMPLE_ANSWER_KEYS = ("answer", "final_answer", "answers", "result", "final_result", "conclusion")
 ANSWER_MISSING = "(not stated in the source example)"
-SOLUTION_MARKERS = re.compile(r"(?i)\b(?:solution|solve|analysis)\s*[:：]")
-ANSWER_LINE = re.compile(r"(?im)^(?:.*?\b(?:answer|result)\b\s*(?:is|[:：])\s*)(.+?)\s*\.?$")
+SOLUTION_MARKERS = re.compile(
+    r"(?i)(?:\b(?:solution|solving|answer)\s*(?:steps?|process(?:es)?|approach)|\bsolution|\bapplication\s*(?:steps?|process)"
+    r"|\bsteps?\s*(?:to\s*solve)?|\banalysis\s*(?:steps?|process)?|\bsolve|\bmethod\s*\d+\s*(?:\([^)]*\))?)\s*[:：]")
+STEP_START = re.compile(r"(?m)(?:^|\s)(?:①|\(1\)|1[.、)]\s|Step\s*1\b)")
+EXAMPLE_HEADER = re.compile(r"(?i)^\s*(?:(?:example|problem)(?:\s*problem)?\s*\d*\s*(?:\([^)]*\))?\s*(?:\(\d+\))?\s*[:：.]?)\s*")
+ANSWER_LINE = re.compile(r"(?im)(?:^|[.;。]\s*|\n)\s*(?:(?:so\s+|thus\s+|hence\s+)?the\s+)?(?:final\s+)?(?:answer|result|conclusion)s?\s*(?:is|[:：])\s*(.+?)\s*$")
+INLINE_ANSWER = re.compile(r"\sAnswer\s*[:：]\s*([^\n]+?)\s*$", re.M)  # "... Step 6: Validate Answer: 60"
+STEP_SPLIT = re.compile(r"(?:\n|;\s|^)\s*(?:\d+[.)、]|[①②③④⑤⑥⑦⑧⑨⑩⑪⑫]|Step\s*\d+[:.]?)\s*")
+SIDE_STEP = re.compile(r"(?i)^\s*(?:\*\*)?\s*(?:verif|check|note|key[_ ]points|error|remark|tip|summary of)")
+RESULT_CUE = re.compile(r"(?i)(?:⇒|=>|∴|→|\btherefore\b|\bthus\b|\bhence\b|\bso\b|\bwe get\b|\byields?\b|\bgives?\b|"
+                        r"\bto find\b|\bto get\b|\bobtain(?:s|ed)?\b|\bresult(?:s)? in\b|\bis\b)\s*:?\s*")
+FINAL_PHRASE = re.compile(r"(?i)(?:the\s+final\s+(?:answer|solution|result)\s+is|therefore|thus|hence|so\s+the\s+answer\s+is)\s*[:,]?\s*(.+?)\s*$")
+# LaTeX commands that begin with "n": a literal "\n" followed by one of these is LaTeX, not an escape.
+LATEX_N = ("neq", "ne", "nu", "not", "notin", "nabla", "neg", "nleq", "ngeq", "nmid", "newline", "nonumber", "natural",
+           "ni", "nexists", "nsubseteq", "nparallel", "nearrow", "nwarrow", "nleftarrow", "nrightarrow", "nsim")
+_LITERAL_N = re.compile(r"\\n([A-Za-z]*)")
 BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
 
 
@@ -46,6 +77,31 @@ BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
 class ImportResult:
     templates: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)  # one kind per warning, same order
+
+    def warn(self, kind: str, message: str) -> None:
+        self.warnings.append(message)
+        self.kinds.append(kind)
+
+    def summary(self) -> dict[str, int]:
+        """How many warnings of each kind (sorted by kind)."""
+        out: dict[str, int] = {}
+        for k in self.kinds:
+            out[k] = out.get(k, 0) + 1
+        return dict(sorted(out.items()))
+
+
+def unescape(text: str) -> str:
+    """Literal backslash-n sequences (two characters) become newlines, unless they start a LaTeX
+    command such as ``\\neq`` or ``\\not``; literal ``\\t`` before a non-letter becomes a tab."""
+    def sub(m: re.Match) -> str:
+        word = m.group(1)
+        if ("n" + word) in LATEX_N:
+            return m.group(0)
+        return "\n" + word
+
+    out = re.sub(r"\\t(?![A-Za-z])", "\t", _LITERAL_N.sub(sub, text))
+    return re.sub(r"(?<!\\)\\[ \t]*(?=\n|$)", "", out)  # a lone backslash ending a line (markdown break)
 
 
 def chapter_domain(chapter: str, default: str | None = None) -> str | None:
@@ -95,43 +151,113 @@ def _flat(v: Any) -> str:
     return str(v)
 
 
-def _answer_from(text: str) -> str | None:
+def _answer_from(text: str) -> tuple[str | None, str]:
+    """(answer, how): the last ``\\boxed{}``, else the last "Answer: ..." / "Conclusion: ..." line,
+    else a final "therefore / thus / the final answer is ..." sentence."""
     boxed = BOXED.findall(text)
     if boxed:
-        return boxed[-1].strip()
-    lines = ANSWER_LINE.findall(text)
-    return lines[-1].strip() if lines else None
+        return boxed[-1].strip(), "boxed"
+    lines = [re.sub(r"[.。]$", "", x.strip().strip("*").strip()).strip()
+             for x in ANSWER_LINE.findall(text) + INLINE_ANSWER.findall(text)]
+    lines = [x for x in lines if x]
+    if lines:
+        return lines[-1], "marker"
+    tail = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    for ln in reversed(tail[-2:]):
+        m = FINAL_PHRASE.search(ln)
+        if m and m.group(1).strip(" .*"):
+            return m.group(1).strip(" .*"), "final sentence"
+    steps = [x.strip() for x in STEP_SPLIT.split(text) if x and x.strip()]
+    if len(steps) < 2:  # no numbered steps: the lines are the steps
+        steps = [ln.strip(" -→") for ln in text.splitlines() if ln.strip(" -→")]
+    steps = [x for x in steps if not SIDE_STEP.match(x)]
+    if len(steps) >= 2:  # a worked example ending in a step that computes the result
+        last = steps[-1].replace("**", "").rstrip(" .。")
+        cues = list(RESULT_CUE.finditer(last))
+        out = last[cues[-1].end():] if cues else last.split(":", 1)[-1]
+        out = out.strip(" .,;:*")
+        if out:
+            return out[-200:], "final step"
+    return None, ""
 
 
 def _key(k: Any) -> str:
     return re.sub(r"[\s-]+", "_", str(k).lower().strip())
 
 
-def convert_example(ex: Any) -> tuple[dict[str, str], list[str]]:
-    """``example_application`` (str or dict with varying keys) -> ``{problem, solution, answer}``."""
-    warnings: list[str] = []
+def _split_text(text: str) -> tuple[str, str]:
+    """A string example -> (problem, solution) at its first solution marker (or first step)."""
+    text = text.replace("**", "").strip()
+    head = EXAMPLE_HEADER.match(text)
+    body = text[head.end():] if head else text
+    if re.match(r"(?i)\s*(?:\([^)]*\)\s*)?(?:analysis|solution|steps?)\b", body):  # "Example 1 Analysis: ..."
+        m = SOLUTION_MARKERS.search(body)
+        rest = body[m.end():].strip() if m else body.strip()
+        m2 = SOLUTION_MARKERS.search(rest)
+        lead = rest[: m2.start()].strip(" \n-*") if m2 else ""
+        if len(lead) >= 20 and not re.match(r"(?:①|\(1\)|1[.、)]|Step\s*1)", lead):  # "Analysis: <problem> Solution Steps: ..."
+            return rest[: m2.start()].strip(" \n-*"), rest[m2.end():].strip()
+        given = re.match(r"(?is)^\s*(?:[-*•]\s*)?(given\b[^\n]*)\n(.+)$", rest)  # the problem's data opens the analysis
+        if given:
+            return given.group(1).strip(), given.group(2).strip()
+        return "", rest
+    m = SOLUTION_MARKERS.search(body)
+    if m and m.start() > 0:
+        return body[: m.start()].strip(), body[m.end():].strip()
+    s = STEP_START.search(body)
+    if s and s.start() > 0:
+        return body[: s.start()].strip(), body[s.start():].strip()
+    return "", body.strip()
+
+
+def _clean_problem(problem: str) -> str:
+    """Strip "Problem:" / "Example 3 (...):" openers and a dangling "Steps demonstration:" tail; a
+    "problem" that is only a solution heading is no problem."""
+    p = problem.replace("**", "").strip()
+    head = EXAMPLE_HEADER.match(p)
+    if head and head.end() < len(p):
+        p = p[head.end():]
+    p = re.sub(r"\s*\b[A-Z][A-Za-z ]{0,30}[:：]\s*$", "", p).strip()
+    if SOLUTION_MARKERS.fullmatch(p) or len(p) < 8:
+        return ""
+    return p
+
+
+def convert_example(ex: Any) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """``example_application`` (str or dict with varying keys) -> ``{problem, solution, answer}`` and
+    (kind, message) warnings."""
+    warnings: list[tuple[str, str]] = []
     if isinstance(ex, dict):
         lower = {_key(k): v for k, v in ex.items()}
         problem_key = next((k for k in EXAMPLE_PROBLEM_KEYS if _flat(lower.get(k))), None)
         answer_key = next((k for k in EXAMPLE_ANSWER_KEYS if _flat(lower.get(k))), None)
-        problem = _flat(lower.get(problem_key)) if problem_key else ""
+        problem = unescape(_flat(lower.get(problem_key))) if problem_key else ""
+        if problem_key in ("example", "example_1") and isinstance(lower.get(problem_key), str):
+            problem, inner = _split_text(problem)  # a whole worked example under one key
+        else:
+            inner = ""
         rest = [(k, v) for k, v in ex.items() if _key(k) not in (problem_key, answer_key)]
         solution = "\n".join(f"{k}: {_flat(v)}" if len(rest) > 1 else _flat(v) for k, v in rest if _flat(v))
-        answer = _flat(lower.get(answer_key)) if answer_key else (_answer_from(solution) or "")
+        solution = unescape("\n".join(x for x in (inner, solution) if x))
+        if answer_key:
+            answer, how = unescape(_flat(lower.get(answer_key))), "key"
+        else:
+            answer, how = _answer_from(solution)
     else:
-        text = _flat(ex)
-        m = SOLUTION_MARKERS.search(text)
-        problem, solution = (text[: m.start()].strip(), text[m.end():].strip()) if m else ("", text)
-        problem = re.sub(r"(?i)^\s*(?:example|problem)\s*\d*\s*[:：]\s*", "", problem)
-        answer = _answer_from(solution) or ""
+        text = unescape(_flat(ex))
+        problem, solution = _split_text(text)
+        answer, how = _answer_from(solution)
+    problem = _clean_problem(problem)
     if not problem:
-        warnings.append("example has no separate problem statement; the whole example is kept as the solution")
+        warnings.append(("example without a problem statement", "example has no separate problem statement; the whole example is kept as the solution"))
         problem = "(see the solution)"
     if not solution:
         solution = problem
     if not answer:
-        warnings.append("example states no final answer")
+        warnings.append(("example without a final answer", "example states no final answer"))
         answer = ANSWER_MISSING
+    elif how in ("final sentence", "final step"):
+        warnings.append((f"answer taken from the {how}", f"answer taken from the example's {how}: {answer[:60]!r}"))
     return {"problem": problem, "solution": solution, "answer": answer}, warnings
 
 
@@ -146,20 +272,51 @@ def _tags(*values: Any) -> list[str]:
     return out
 
 
-def convert(data: Any, *, source: str = "reference", default_domain: str | None = None) -> ImportResult:
-    """Convert decoded reference JSON to our template dicts (ids made unique, every record checked)."""
+def _unescaped(v: Any) -> Any:
+    return unescape(v) if isinstance(v, str) else v
+
+
+def chapter_domain_by_rule(chapter: str, sections: Any, default: str | None = None) -> tuple[str, str]:
+    """The domain of a chapter no keyword in its name matches: each section name, template name and
+    knowledge tag of the chapter votes with the keyword table; the most votes win (ties: the
+    domain listed first in ``CHAPTER_KEYWORDS``). Nothing votes: ``default`` or algebra.
+    Returns (domain, how)."""
+    votes: dict[str, int] = {}
+    texts: list[str] = []
+    if isinstance(sections, dict):
+        for sec, items in sections.items():
+            texts.append(str(sec))
+            for t in items if isinstance(items, list) else [items]:
+                if isinstance(t, dict):
+                    texts += [_flat(t.get("template_name")), _flat(t.get("knowledge_tag"))]
+    for text in texts:
+        d = chapter_domain(text)
+        if d:
+            votes[d] = votes.get(d, 0) + 1
+    if votes:
+        order = [d for _, d in CHAPTER_KEYWORDS]
+        best = max(votes, key=lambda d: (votes[d], -order.index(d) if d in order else 0))
+        return best, f"keyword vote over its sections and templates ({votes[best]} of {sum(votes.values())})"
+    return default or "algebra", "no keyword anywhere; " + ("--default-domain" if default else "default algebra")
+
+
+def convert(data: Any, *, source: str = "reference", default_domain: str | None = None, id_prefix: str = "") -> ImportResult:
+    """Convert decoded reference JSON to our template dicts (ids made unique, every record checked).
+    Nothing is dropped silently: a skipped item is a warning of its own kind. ``id_prefix`` (e.g.
+    ``v1``) namespaces the ids so the library can be used next to ours (``builtin,imported.jsonl``)."""
+    if id_prefix and not re.fullmatch(r"[a-z0-9]+(?:[_-][a-z0-9]+)*", id_prefix):
+        raise UserError(f"--id-prefix {id_prefix!r} must be lowercase letters, digits, - or _")
     if default_domain is not None and default_domain not in DOMAINS:
         raise UserError(f"--default-domain {default_domain!r} is not one of: {', '.join(DOMAINS)}")
     if not isinstance(data, dict):
         raise UserError(f"{source}: the reference format is an object {{chapter: {{section: [templates]}}}}")
-    unknown = [ch for ch in data if chapter_domain(ch, default_domain) is None]
-    if unknown:
-        raise UserError(f"{source}: cannot map chapter(s) {', '.join(map(repr, unknown))} to a domain; "
-                        f"pass --default-domain (one of: {', '.join(DOMAINS)})")
     res = ImportResult([])
     used: set[str] = set()
     for chapter, sections in data.items():
-        domain = chapter_domain(chapter, default_domain)
+        domain = chapter_domain(chapter)
+        if domain is None:
+            domain, how = chapter_domain_by_rule(chapter, sections, default_domain)
+            res.warn("chapter mapped by rule", f"chapter {chapter!r} -> {domain} ({how})")
         if isinstance(sections, list):  # a chapter without sections
             sections = {chapter: sections}
         if not isinstance(sections, dict):
@@ -170,21 +327,21 @@ def convert(data: Any, *, source: str = "reference", default_domain: str | None 
             for i, t in enumerate(items or []):
                 where = f"{chapter} / {section} / #{i + 1}"
                 if not isinstance(t, dict):
-                    res.warnings.append(f"{where}: not an object, skipped")
+                    res.warn("skipped: not an object", f"{where}: not an object, skipped")
                     continue
-                name = _flat(t.get("template_name")) or _flat(t.get("name"))
+                name = unescape(_flat(t.get("template_name")) or _flat(t.get("name")))
                 if not name:
-                    res.warnings.append(f"{where}: no template_name, skipped")
+                    res.warn("skipped: no template_name", f"{where}: no template_name, skipped")
                     continue
-                base = f"{DOMAIN_PREFIX[domain]}.{slug(name)}"
+                base = f"{id_prefix + '.' if id_prefix else ''}{DOMAIN_PREFIX[domain]}.{slug(name)}"
                 tid, n = base, 2
                 while tid in used:
                     tid, n = f"{base}-{n}", n + 1
                 used.add(tid)
                 example, ex_warn = convert_example(t.get("example_application"))
-                steps = _text_list(t.get("reason_flow"))
-                description = _flat(t.get("description")) or name
-                applicability = "; ".join(_text_list(t.get("application_scenario"))) or description
+                steps = [unescape(x) for x in _text_list(_unescaped(t.get("reason_flow")))]
+                description = unescape(_flat(t.get("description"))) or name
+                applicability = unescape("; ".join(_text_list(_unescaped(t.get("application_scenario"))))) or description
                 rec = {
                     "id": tid,
                     "name": name,
@@ -198,17 +355,18 @@ def convert(data: Any, *, source: str = "reference", default_domain: str | None 
                     "source": f"{source}: {chapter} / {section}",
                 }
                 if not steps:
-                    ex_warn.append("no reason_flow; the description stands in as the single step")
-                res.warnings.extend(f"{tid}: {w}" for w in ex_warn)
+                    ex_warn.append(("no reason_flow", "no reason_flow; the description stands in as the single step"))
+                for kind, msg in ex_warn:
+                    res.warn(kind, f"{tid}: {msg}")
                 problems = check_record(rec)
                 if problems:
-                    res.warnings.append(f"{where}: skipped, " + "; ".join(f"{f}: {m}" for f, m in problems))
+                    res.warn("skipped: invalid record", f"{where}: skipped, " + "; ".join(f"{f}: {m}" for f, m in problems))
                     continue
                 res.templates.append(rec)
     return res
 
 
-def import_file(path: str | Path, *, default_domain: str | None = None) -> ImportResult:
+def import_file(path: str | Path, *, default_domain: str | None = None, id_prefix: str = "") -> ImportResult:
     p = Path(path)
     if not p.is_file():
         raise UserError(f"reference template file not found: {p}")
@@ -216,4 +374,4 @@ def import_file(path: str | Path, *, default_domain: str | None = None) -> Impor
         data = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise UserError(f"{p}:{e.lineno}: not valid JSON ({e.msg})") from None
-    return convert(data, source=p.name, default_domain=default_domain)
+    return convert(data, source=p.name, default_domain=default_domain, id_prefix=id_prefix)

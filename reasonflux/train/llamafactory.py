@@ -46,6 +46,9 @@ def build_yaml(cfg: Any, *, dataset_dir: str, dataset: str, deepspeed: str | Non
         "cutoff_len": cfg.cutoff_len,
         "train_on_prompt": False,  # loss on assistant turns only
         "mask_history": False,  # every assistant turn is trained, as in reasonflux
+        # deepseekr1 is a reasoning template: with enable_thinking (and mask_history off) it keeps the
+        # <think> block of every assistant turn in the trained tokens; with it off it would strip them
+        "enable_thinking": True,
         "packing": False,
         "overwrite_cache": True,
         "preprocessing_num_workers": 16,

@@ -1,0 +1,107 @@
+"""Decontamination: paraphrases of benchmark problems are caught, innocent problems that share
+competition boilerplate are kept, and every flagged row is reported by its input line, id, matched
+benchmark problem and score. The labeled sets are ours (tests/data/decontam_*.jsonl: MATH500/AIME
+paraphrases at three levels, innocent problems with stock phrasing; no GPQA text)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reasonflux.synth.decontam import (
+    benchmark_items,
+    build_index,
+    decontaminate,
+    sim_tokens,
+)
+
+DATA = Path(__file__).parent / "data"
+
+
+def _read(name: str) -> list[dict]:
+    return [json.loads(x) for x in (DATA / name).read_text().splitlines() if x.strip()]
+
+
+@pytest.fixture(scope="module")
+def index(data_dir):
+    return build_index(benchmark_items(str(data_dir)))
+
+
+def test_labeled_sets_are_big_enough_and_free_of_gpqa():
+    para, innocent = _read("decontam_paraphrases.jsonl"), _read("decontam_innocent.jsonl")
+    assert len(para) >= 40 and len(innocent) >= 100
+    assert {p["level"] for p in para} == {"light", "moderate", "heavy"}
+    assert {p["benchmark"] for p in para} <= {"math500", "aime24", "aime25"}
+    aime_boiler = [p for p in innocent if "relatively prime positive integers" in p["problem"] and "m+n" in p["problem"]]
+    assert len(aime_boiler) >= 15
+
+
+def test_recall_per_level_and_false_positive_rate(index):
+    """Floors below what benchmarks/decontam_quality.py measures (light 100%, moderate 81%, heavy
+    62%, 0 false positives of 115): a regression fails here."""
+    para, innocent = _read("decontam_paraphrases.jsonl"), _read("decontam_innocent.jsonl")
+    recall = {}
+    for lvl in ("light", "moderate", "heavy"):
+        rows = [p for p in para if p["level"] == lvl]
+        recall[lvl] = sum(bool((m := index.find(p["problem"])) and m[2] == p["benchmark_id"]) for p in rows) / len(rows)
+    fp = [p["id"] for p in innocent if index.find(p["problem"])]
+    assert recall["light"] >= 0.9 and recall["moderate"] >= 0.75 and recall["heavy"] >= 0.5, recall
+    assert len(fp) / len(innocent) <= 0.02, fp
+
+
+def test_boilerplate_shared_by_two_benchmark_problems_is_not_evidence():
+    boiler = " can be written as $\\frac{m}{n}$, where $m$ and $n$ are relatively prime positive integers. Find $m+n$."
+    bench = [("aime24", "a", "A die is rolled until a six appears; the chance the count is even" + boiler),
+             ("aime25", "b", "Two circles of radius 5 and 9 touch; the area of the lens" + boiler),
+             ("math500", "c", "Compute the number of ways to seat seven guests around a round table with two hosts apart.")]
+    idx = build_index(bench, similarity=False)
+    innocent = "A coin lands heads with probability 1/3. The probability of exactly two heads in five tosses" + boiler
+    assert idx.find(innocent) is None
+    old = build_index(bench, similarity=False, strict=False)  # the old rule dropped it for boilerplate alone
+    assert old.find(innocent) is not None
+    copied = "Compute the number of ways to seat seven guests around a round table with two hosts apart, please."
+    assert idx.find(copied)[:3] == ("ngram", "math500", "c")
+
+
+def test_math_is_normalised_alike():
+    assert sim_tokens("$\\frac{3}{5}$ of $x \\le 100$, angle $60^\\circ$") == sim_tokens("3/5 of x <= 100, angle 60 degrees")
+    assert "11" in sim_tokens("eleven coins") and "5" in sim_tokens("the fifth number")
+
+
+def test_data_clean_reports_input_line_numbers_and_scores(tmp_path, data_dir):
+    math500 = {json.loads(x)["unique_id"]: json.loads(x) for x in (data_dir / "math500" / "test.jsonl").read_text().splitlines()}
+    para = {p["id"]: p for p in _read("decontam_paraphrases.jsonl")}
+    rows = [{"id": "r1", "problem": "Compute 17 * 23."},
+            {"id": "r2", "problem": "Compute 17 * 23."},  # exact duplicate of line 1
+            {"id": "r3", "problem": "What is the least prime factor of 221?"},
+            {"id": "r4", "problem": math500["test/algebra/2199.json"]["problem"]},  # verbatim
+            {"messages": [{"role": "user", "content": para["para-044"]["problem"]}, {"role": "assistant", "content": "x"}]},
+            {"id": "r6", "problem": para["para-021"]["problem"]}]  # heavy re-telling of AIME 2025 I-4
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = subprocess.run([sys.executable, "-m", "reasonflux.cli", "data", "clean", str(src), "--out", str(tmp_path / "clean.jsonl"),
+                        "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "clean.report.json").read_text())
+    assert [(d["line"], d["id"], d["kept_line"]) for d in report["duplicates"]] == [(2, "r2", 1)]
+    got = {c["line"]: c for c in report["contaminated"]}
+    assert sorted(got) == [4, 5, 6]  # lines of the input file, counted before dedup
+    assert got[4]["id"] == "r4" and got[4]["benchmark_id"] == "test/algebra/2199.json" and got[4]["stage"] == "ngram"
+    assert got[5]["id"] is None and got[5]["benchmark_id"] == "test/algebra/1578.json" and got[5]["stage"] == "similarity"
+    assert got[6]["benchmark"] == "aime25" and got[6]["benchmark_id"] == "2025-I-4" and 0.45 <= got[6]["score"] <= 1
+    assert "in.jsonl:6: contaminated (similarity" in r.stderr
+    kept = [json.loads(x) for x in (tmp_path / "clean.jsonl").read_text().splitlines()]
+    assert kept == [rows[0], rows[2]]  # written exactly as read
+
+
+def test_decontaminate_reports_rows_and_never_gpqa_text(index):
+    rows = [{"problem": "How many primes are below 30?"}, {"problem": "Find the sum of all integer bases $b>9$ for which $17_b$ is a divisor of $97_b$."}]
+    clean, matches = decontaminate(rows, index)
+    assert clean == rows[:1] and len(matches) == 1
+    m = matches[0]
+    assert (m.row, m.benchmark, m.problem_id, m.stage, m.row_data) == (1, "aime25", "2025-I-1", "ngram", rows[1])
+    assert set(m.report()) == {"benchmark", "benchmark_id", "stage", "score", "shared_ngrams"}

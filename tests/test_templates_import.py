@@ -1,0 +1,130 @@
+"""The importer on the REAL ReasonFlux-v1 template library (420 templates, Apache-2.0), read from
+../shared/upstream (or $REASONFLUX_UPSTREAM); never copied into the repository. Plus search and
+hierarchical retrieval over our builtin library and the imported one together."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reasonflux.templates.importer import (
+    ANSWER_MISSING,
+    chapter_domain_by_rule,
+    convert,
+    unescape,
+)
+from reasonflux.templates.library import load_library, validate
+
+UPSTREAM_FILE = "reasonflux_v1_template_library.json"
+NO_PROBLEM = "(see the solution)"
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Path:
+    d = Path(os.environ.get("REASONFLUX_UPSTREAM") or Path(__file__).resolve().parents[2] / "shared" / "upstream")
+    if not (d / UPSTREAM_FILE).is_file():
+        pytest.skip(f"upstream library not found at {d} (set REASONFLUX_UPSTREAM)")
+    return d / UPSTREAM_FILE
+
+
+@pytest.fixture(scope="module")
+def imported(upstream, tmp_path_factory):
+    out = tmp_path_factory.mktemp("v1") / "v1.jsonl"
+    from reasonflux.cli import app
+
+    r = CliRunner().invoke(app, ["templates", "import", str(upstream), "-o", str(out), "--id-prefix", "v1"])
+    assert r.exit_code == 0, r.output
+    return out, r.output
+
+
+def test_all_420_templates_import_valid(imported, upstream):
+    out, output = imported
+    raw = json.loads(upstream.read_text())
+    n_raw = sum(len(items) for secs in raw.values() for items in secs.values())
+    lib = load_library(out)
+    assert n_raw == 420 and len(lib) == 420 and validate(out) == []
+    assert len({t.id for t in lib}) == 420 and all(t.id.startswith("v1.") for t in lib)
+    assert "imported 420 templates" in output and "example without a final answer:" in output
+    # every chapter lands in a domain, the statistics chapters in probability
+    by_section = {t.source.split(": ", 1)[1].split(" / ")[0]: t.domain for t in lib}
+    assert by_section["Random Variables and Their Distributions"] == "probability"
+    assert by_section["Statistical Analysis of Paired Data"] == "probability"
+    assert by_section["Equations of Conic Sections"] == "geometry" and by_section["Sequences"] == "sequences_series"
+
+
+def test_examples_split_and_escapes_unescaped(imported):
+    """The completeness figures of benchmarks/import_completeness.py, as floors."""
+    lib = load_library(imported[0])
+    ex = [t.example for t in lib]
+    problem = sum(e.problem != NO_PROBLEM for e in ex)
+    answer = sum(e.answer != ANSWER_MISSING for e in ex)
+    both = sum(e.problem != NO_PROBLEM and e.answer != ANSWER_MISSING and e.solution.strip() != "" for e in ex)
+    assert problem >= 395 and answer >= 415 and both >= 394, (problem, answer, both)
+    texts = [s for t in lib for s in (t.description, t.applicability, *t.steps, t.example.problem, t.example.solution, t.example.answer)]
+    literal_n = [s for s in texts if re.search(r"\\n(?![a-z])", s) or re.search(r"\\n(?!eq|u\\b|ot|abla|eg|i\\b)[A-Za-z]", s)]
+    assert literal_n == []
+
+
+def test_unescape_keeps_latex_commands():
+    assert unescape("a.\\n\\nSolution: x \\neq 1, \\nabla f, y \\not\\in S\\nthen") == \
+        "a.\n\nSolution: x \\neq 1, \\nabla f, y \\not\\in S\nthen"
+    assert unescape("x\\nThe end\\n1. step") == "x\nThe end\n1. step"
+
+
+def test_string_and_dict_examples_split():
+    data = {"Funny Chapter": {"Sec": [
+        {"template_name": "T1", "description": "d", "reason_flow": "1. a\\n2. b",
+         "example_application": "**Example Problem**: Given f(x)=x^2, find f(3).\\n\\n**Solution Steps**:\\n1. Substitute: 3^2\\n2. Compute: 9\\n**Answer**: 9"},
+        {"template_name": "T2", "description": "d", "reason_flow": ["a"],
+         "example_application": "Example 3 (Textbook P12): Solve 2x+1=7.\\nApplication Steps:\\n① Move: 2x=6\\n② Divide: thus x=3"},
+        {"template_name": "T3", "description": "d", "reason_flow": ["a"],
+         "example_application": {"Example Problem": "Find the mean of 1, 2, 3.", "Solution Process": "Add and divide.", "final_answer": "2"}},
+        {"template_name": "T4", "description": "d", "reason_flow": ["a"],
+         "example_application": "Example 2 Analysis:\\n1. Count outcomes: 36\\n2. Favourable: 6, so P=1/6"},
+    ]}}
+    res = convert(data)
+    t1, t2, t3, t4 = (t["example"] for t in res.templates)
+    assert t1 == {"problem": "Given f(x)=x^2, find f(3).", "solution": "1. Substitute: 3^2\n2. Compute: 9\nAnswer: 9", "answer": "9"}
+    assert t2["problem"] == "Solve 2x+1=7." and t2["answer"] == "x=3" and t2["solution"].startswith("① Move")
+    assert t3 == {"problem": "Find the mean of 1, 2, 3.", "solution": "Add and divide.", "answer": "2"}
+    assert t4["problem"] == NO_PROBLEM and t4["answer"] == "P=1/6"  # no problem in the source: said, not invented
+    assert res.templates[0]["steps"] == ["a", "b"]
+    s = res.summary()
+    assert s["chapter mapped by rule"] == 1 and s["example without a problem statement"] == 1
+    assert s["answer taken from the final step"] + s["answer taken from the final sentence"] == 2
+
+
+def test_unknown_chapter_rule_votes_over_its_templates():
+    secs = {"Part A": [{"template_name": "Conditional probability of two events", "knowledge_tag": ["probability"]}],
+            "Part B": [{"template_name": "Expected value of a die", "knowledge_tag": "expectation"}]}
+    assert chapter_domain_by_rule("Miscellany", secs)[0] == "probability"
+    assert chapter_domain_by_rule("Miscellany", {"x": [{"template_name": "Zzz"}]}) == ("algebra", "no keyword anywhere; default algebra")
+    assert chapter_domain_by_rule("Miscellany", {"x": []}, "physics")[0] == "physics"
+
+
+def test_search_and_hierarchical_retrieval_over_builtin_plus_imported(imported, tmp_path, monkeypatch):
+    from reasonflux.templates.retrieve import search
+
+    monkeypatch.setenv("REASONFLUX_CACHE", str(tmp_path / "cache"))
+    lib = load_library(f"builtin,{imported[0]}")
+    assert len(lib) == len(load_library("builtin")) + 420
+    q = "Find the expectation and variance of a binomial random variable X~B(10,0.3)."
+    for mode in ("hierarchical", "flat"):
+        top = [h.template.id for h in search(q, lib, k=3, mode=mode)]
+        assert top[0].startswith("v1.prob.mean-and-variance-of-binomial"), (mode, top)
+    # our own labeled problems still find our templates with the imported ones mixed in
+    rows = [json.loads(x) for x in (Path(__file__).parent / "data" / "retrieval_math_a.jsonl").read_text().splitlines()[:20]]
+    found = sum(r["template_id"] in [h.template.id for h in search(r["problem"], lib, k=5)] for r in rows)
+    alone = sum(r["template_id"] in [h.template.id for h in search(r["problem"], "builtin", k=5)] for r in rows)
+    assert found >= alone - 2, (found, alone)
+    from reasonflux.cli import app
+
+    r = CliRunner().invoke(app, ["templates", "search", "angle between two plane vectors dot product", "--library",
+                                 f"builtin,{imported[0]}", "-k", "3", "--json"])
+    assert r.exit_code == 0, r.output
+    assert any(h["id"].startswith("v1.") for h in json.loads(r.output[r.output.index("["):]))
