@@ -126,7 +126,7 @@ def test_grade_command_main(tmp_path, capsys):
     from reasonflux.commands.grade import GradeConfig, main
 
     out = tmp_path / "out" / "graded.jsonl"
-    summary = main(GradeConfig(input=str(_rows(tmp_path)), output=str(out), workers=0))
+    summary = main(GradeConfig(input=str(_rows(tmp_path)), out=str(out), workers=0))
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 7  # one output row per non-empty input line, in order
     assert [r["reason"] for r in rows] == ["equal", "equal", "error", "error", "equal", "truncated", "error"]

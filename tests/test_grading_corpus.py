@@ -109,7 +109,7 @@ def test_real_outputs_false_negatives(real):
 def test_math500_answers_equal_themselves_and_their_solutions(data_dir: Path):
     rows = [json.loads(line) for line in (data_dir / "math500" / "test.jsonl").open(encoding="utf-8")]
     items = [{"gold": r["answer"], "answer": r["answer"]} for r in rows]
-    items += [{"gold": r["answer"], "response": r["solution"]} for r in rows]
+    items += [{"gold": r["answer"], "response": r["solution"], "problem": r["problem"]} for r in rows]
     verdicts = grade_many(items, workers=2, timeout=10.0)
     failed = [(it["gold"], v.extracted, v.reason) for it, v in zip(items, verdicts) if not v.correct]
     assert failed == []

@@ -14,20 +14,24 @@ reasoning never closed, or the output hit the length limit without a finished bo
 
 from __future__ import annotations
 
+import re
 import threading
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from collections import OrderedDict, deque
+from typing import Any, Iterable, Iterator, TypeVar
 
 from reasonflux.grading.choice import choice_equal, choice_from_part, letter_of
-from reasonflux.grading.extract import answer_part, clean_answer, extract_from_part, find_boxes, last_boxed
+from reasonflux.grading.extract import ANSWER_TAIL_CHARS, answer_part, clean_answer, extract_from_part, find_boxes, last_boxed
 from reasonflux.grading.math import quick_equal
+from reasonflux.grading.units import percent_of
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_WORKERS = 2
 CACHE_SIZE = 200_000
 EARLY_START_ITEMS = 16  # with this many items still to extract, start the workers at the first hard one
 KINDS = ("math", "choice")
+# a question that asks for its answer in percent ("By what percent...", "as a percentage")
+ASKS_PERCENT_RE = re.compile(r"\b(?:what|which|how\s+many)\s+percent|\bas\s+a\s+percent|\bin\s+percent|\bpercentage\b(?!\s+point)", re.I)
 
 
 @dataclass(frozen=True)
@@ -70,12 +74,14 @@ class _Cache:
 
 
 CACHE = _Cache(CACHE_SIZE)
+T = TypeVar("T")
+_NONE = Verdict(None, False, "none")  # placeholder for an item the caller had no item for
 
 
 def _extract(item: dict[str, Any], kind: str) -> tuple[str | None, str | None]:
     """(extracted answer, reason when there is none)."""
     if item.get("answer") is not None:
-        ans = str(item["answer"])
+        ans = str(item["answer"])[-ANSWER_TAIL_CHARS:]
         if kind == "choice":
             letter = letter_of(ans) or choice_from_part(ans)
             return (letter, None) if letter else (None, "no_answer")
@@ -116,6 +122,9 @@ def _prepare(item: Any, default_kind: str = "math") -> tuple[Verdict | None, tup
     if gold is None or not str(gold).strip():
         return Verdict(None, False, "error", "no gold answer"), None, None
     gold = str(gold) if kind == "choice" else clean_answer(str(gold))
+    problem = item.get("problem")
+    if kind == "math" and isinstance(problem, str) and ASKS_PERCENT_RE.search(problem[-2000:]) and percent_of(gold) is None:
+        gold += "\\%"  # the question asks for a percent: the gold is a number of percent (docs/grading.md)
     if kind == "choice" and letter_of(gold) is None:
         return Verdict(None, False, "error", f"choice gold {gold!r} is not a letter"), None, None
     try:
@@ -164,7 +173,7 @@ def _compare_all(keys: list[tuple[str, str, str]], workers: int, timeout: float 
 
 def grade_many(items: Iterable[dict[str, Any]], workers: int = DEFAULT_WORKERS, timeout: float | None = DEFAULT_TIMEOUT_S) -> list[Verdict]:
     """Grade many items (dicts with ``gold`` and ``response`` or ``answer``; optional ``kind``,
-    ``prefilled``, ``finish_reason``). Never raises for a bad item: it gets an ``error`` verdict.
+    ``prefilled``, ``finish_reason``, ``problem``). Never raises for a bad item: it gets an ``error`` verdict.
 
     ``workers`` processes compare what the cheap layers cannot, each comparison under a hard
     ``timeout`` (seconds, from any thread); ``timeout=None`` compares in-process without one.
@@ -206,11 +215,75 @@ def grade_many(items: Iterable[dict[str, Any]], workers: int = DEFAULT_WORKERS, 
     return [v if v is not None else Verdict(None, False, "error", "not graded") for v in verdicts]
 
 
+def grade_iter(pairs: Iterable[tuple[T, dict[str, Any] | None]], workers: int = DEFAULT_WORKERS,
+               timeout: float | None = DEFAULT_TIMEOUT_S, batch: int = 256, hold: int = 1024) -> Iterator[tuple[T, Verdict | None]]:
+    """Stream verdicts in input order: ``(tag, item)`` in, ``(tag, verdict)`` out (``item`` None gives
+    verdict None), each as soon as it and every earlier item is decided. Items the cheap layers
+    decide never wait for the workers; the workers start at the first item that needs them and
+    compare in batches of ``batch`` distinct comparisons (or when ``hold`` items are waiting)."""
+    window: deque[list[Any]] = deque()  # [tag, verdict or None]
+    pending: dict[tuple[str, str, str], list[tuple[list[Any], str]]] = {}
+    started = False
+
+    def resolve() -> None:
+        results = _compare_all(list(pending), workers, timeout)
+        for key, slots in pending.items():
+            ok, reason, detail = results[key]
+            if reason in ("equal", "not_equal"):
+                CACHE.put(key, (ok, reason))
+            for slot, extracted in slots:
+                slot[1] = Verdict(extracted, ok, reason, detail)
+        pending.clear()
+
+    for tag, item in pairs:
+        slot: list[Any] = [tag, None]
+        window.append(slot)
+        if item is None:
+            slot[1] = _NONE
+        else:
+            final, key, extracted = _prepare(item)
+            if final is not None:
+                slot[1] = final
+            else:
+                assert key is not None and extracted is not None
+                cached = CACHE.get(key)
+                if cached is None:
+                    try:
+                        q = _quick(key)
+                    except Exception as e:  # noqa: BLE001
+                        slot[1] = Verdict(extracted, False, "error", f"{type(e).__name__}: {e}")
+                        q = None
+                    if q is not None:
+                        cached = (q, "equal" if q else "not_equal")
+                        CACHE.put(key, cached)
+                if cached is not None:
+                    slot[1] = Verdict(extracted, cached[0], cached[1])
+                elif slot[1] is None:
+                    pending.setdefault(key, []).append((slot, extracted))
+                    if not started and timeout is not None and workers > 0:
+                        from reasonflux.grading.pool import shared_pool
+
+                        shared_pool(workers).start(workers)  # warms up while the rest is extracted
+                        started = True
+        if len(pending) >= batch or (pending and len(window) >= hold):
+            resolve()
+        while window and window[0][1] is not None:
+            done = window.popleft()
+            yield done[0], (None if done[1] is _NONE else done[1])
+    if pending:
+        resolve()
+    while window:
+        done = window.popleft()
+        yield done[0], (None if done[1] is _NONE else done[1])
+
+
 def grade(response: str | None = None, gold: str | None = None, kind: str = "math", answer: str | None = None,
-          prefilled: bool = False, *, finish_reason: str | None = None, timeout: float | None = DEFAULT_TIMEOUT_S) -> Verdict:
-    """Grade one model ``response`` (or an already extracted ``answer``) against ``gold``."""
+          prefilled: bool = False, *, finish_reason: str | None = None, problem: str | None = None,
+          timeout: float | None = DEFAULT_TIMEOUT_S) -> Verdict:
+    """Grade one model ``response`` (or an already extracted ``answer``) against ``gold``; ``problem``
+    (optional, the question text) only tells whether the question asks for a percent."""
     item = {"response": response, "answer": answer, "gold": gold, "kind": kind, "prefilled": prefilled,
-            "finish_reason": finish_reason}
+            "finish_reason": finish_reason, "problem": problem}
     return grade_many([item], workers=1, timeout=timeout)[0]
 
 
@@ -221,5 +294,7 @@ def is_equivalent(a: str, b: str, kind: str = "math", *, timeout: float | None =
     if kind == "choice":
         la, lb = letter_of(str(a)), letter_of(str(b))
         return la is not None and la == lb
-    v = grade_many([{"answer": str(b), "gold": str(a), "kind": "math"}], workers=1, timeout=timeout)[0]
-    return v.correct
+    items = [{"answer": str(b), "gold": str(a), "kind": "math"}]
+    if percent_of(str(a)) is not None or percent_of(str(b)) is not None:
+        items.append({"answer": str(a), "gold": str(b), "kind": "math"})  # the percent policy is one-way
+    return all(v.correct for v in grade_many(items, workers=1, timeout=timeout))

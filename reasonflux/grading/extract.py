@@ -27,24 +27,30 @@ PHRASE_CAPTURE_CHARS = 300  # how far after "the answer is" we look for the answ
 BARE_ANSWER_MAX_CHARS = 40  # a final part this short with no words is itself the answer
 MAX_CONNECTOR_CHARS = 80  # boxes further apart than this are separate answers
 STATEMENT_MAX_CHARS = 2000  # "X is Y" is only looked for in sentences this short
-CLEAN_MAX_CHARS = 20_000  # an "answer" longer than this is not searched for prose or math
+CLEAN_MAX_CHARS = 4_000  # an "answer" longer than this is not searched for prose or math
+ANSWER_TAIL_CHARS = 20_000  # the part of a response searched for its final answer (its end)
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BRACE_TOKEN_RE = re.compile(r"\\.|[{}]", re.S)
 # What may sit between two boxes that together form one answer.
 _CONNECTOR_RE = re.compile(
-    r"(?:\s|,|;|&|\\\\|\\quad|\\qquad|\\[,;:! ]|\$|\\\(|\\\)|\\\[|\\\]|\\text\{\s*(?:and|or|,)?\s*\}|\band\b|\bor\b)*",
+    r"(?:\s|,|;|&|\\\\|\\quad|\\qquad|\\[,;:! ]|\$|\\\(|\\\)|\\\[|\\\]|\\text\{\s*(?:and|or|,)?\s*\}|\band\b"
+    r"|\bor(?:\s+(?:maybe|possibly|perhaps|else))?\b)*",
     re.I,
 )
 _PHRASE_RE = re.compile(
     r"(?:final\s+answer\s*(?:is|:|=)?|the\s+answer\s+is|answer\s*(?:is|:)|answer\s*\*\*\s*:|answer\s*:\s*\*\*"
-    r"|answer(?=\s*(?:\$|\\\(|\\\[)))",
+    r"|answer(?=\s*(?:\$|\\\(|\\\[))"
+    # a revision in words, followed by math or a number: "Wait, actually it's 8."
+    r"|\b(?:actually|wait|correction)\b[^.\n$]{0,60}?\b(?:it(?:'s|\s+is)|answer\s+should\s+be)(?=\s*(?:\$|\\\(|[-+]?\d)))",
     re.I,
 )
 _FINAL_PHRASE_RE = re.compile(r"final\s+answer\s*(?:is|:)", re.I)
 _IS_RE = re.compile(r"\s(?:is|are|equals|=)\s+", re.I)
 _FILLER_RE = re.compile(r"^(?:(?:therefore|thus|then|so|simply|just|exactly|indeed|equal\s+to|given\s+by)[\s,:]+)+", re.I)
 _MATH_ENV_RE = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$((?:\\\$|[^$])+?)(?<!\\)\$", re.S)
+_RESTATE_RE = re.compile(r",?\s*\(?\b(?:i\.\s?e\.|e\.\s?g\.|that\s+is,)", re.I)
+_PERCENT_AFTER_RE = re.compile(r"\s*\$?\s*(?:\\%|%|percent\b|per\s+cent\b)", re.I)
 _WORD_RE = re.compile(r"(?<![\\A-Za-z])(?!(?:and|or)(?![A-Za-z]))[A-Za-z]{3,}")
 _COMMAND_WORD_RE = re.compile(r"\\[A-Za-z]+")
 
@@ -136,6 +142,7 @@ def _after_phrase(rest: str) -> str | None:
     rest = rest[:PHRASE_CAPTURE_CHARS]
     rest = re.sub(r"^[\s:*=\-\u2014]+", "", rest)
     rest = _FILLER_RE.sub("", rest)
+    rest = _RESTATE_RE.split(rest, 1)[0]  # "$\frac12$, i.e., $0.5$": the answer, not its restatement
     boxed = last_boxed(rest.split("\n\n")[0]) if _BOX_RE.search(rest) else None
     if boxed:
         return boxed
@@ -166,6 +173,8 @@ def _statement_value(line: str) -> str | None:
     env = _MATH_ENV_RE.match(tail)
     if env:
         return next(g for g in env.groups() if g is not None).strip()
+    if tail.count("$") % 2 or re.search(r"\\[)\]]", tail) and not re.search(r"\\[(\[]", tail):
+        tail = _strip_delims(tail)  # "is" or "=" inside math: "the value of $n = 12$" -> "12", no stray "$"
     tail = tail.strip("*").strip().rstrip(",;:").strip()
     return tail or None
 
@@ -198,9 +207,13 @@ def bare_answer(part: str) -> str | None:
 
 
 def answer_part(text: str, *, prefilled: bool = False) -> tuple[str | None, bool]:
-    """(final answer part, truncated) of a full response."""
+    """(final answer part, truncated) of a full response; only the last ANSWER_TAIL_CHARS of a
+    longer part are searched (a final answer sits at the end), which bounds every later pattern."""
     sp = split_reasoning(text, prefilled=prefilled)
-    return sp.answer, sp.truncated
+    part = sp.answer
+    if part is not None and len(part) > ANSWER_TAIL_CHARS:
+        part = part[-ANSWER_TAIL_CHARS:]
+    return part, sp.truncated
 
 
 def extract_from_part(part: str) -> str | None:
@@ -211,12 +224,15 @@ def extract_from_part(part: str) -> str | None:
             return None  # the last box never closed: cut off mid-answer
         boxed = last_boxed(part)
         if boxed:
-            # "...\boxed{200}... The final answer is $10,455$." -- a later final statement wins.
-            late = [m for m in _FINAL_PHRASE_RE.finditer(part) if m.start() > boxes[-1][1]]
+            # "...\boxed{200}... The final answer is $10,455$." / "\boxed{12}. Wait, ... so the answer is 15."
+            # -- a later answer statement (a revision) wins when it is math.
+            late = [m for m in _PHRASE_RE.finditer(part, boxes[-1][1])]
             if late:
                 restated = _after_phrase(part[late[-1].end():])
                 if restated and _no_prose(restated):
                     return restated
+            if "%" not in boxed and _PERCENT_AFTER_RE.match(part, boxes[-1][1]):
+                return boxed + "\\%"  # "\boxed{20} percent" states a percent
             return boxed
     return phrase_answer(part) or bare_answer(part)
 

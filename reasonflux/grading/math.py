@@ -13,9 +13,14 @@ Policies (docs/grading.md has one example per rule; all are symmetric in gold/pr
 * formatting is ignored: ``$``/``\\(``/``\\boxed``, ``\\left``/``\\right``, spacing commands,
   ``\\dfrac``/``\\tfrac`` -> ``\\frac``, ``\\frac12`` -> ``\\frac{1}{2}``, ``\\sqrt3``, thousands separators
   (``11,\\!111``, ``11{,}111``, ``58,500``), a leading ``+``, trailing punctuation;
-* stripped by explicit rule: degree signs (``30^\\circ`` = ``30``), ``\\%`` (``10\\%`` = ``10``; never
-  ``0.1``), ``\\$``, a trailing ``\\text{...}`` unit after a number, and trailing unit words from
-  UNIT_WORDS (``125 miles``); no unit conversion ever;
+* units and percent are policy first (:mod:`reasonflux.grading.units`): two stated units must agree
+  (``7\\text{ km}`` != ``7\\text{ m}``), a percent answer against a plain gold is hundredths
+  (``2.5\\%`` != ``2.5``, = ``0.025``); then stripped: degree signs (``30^\\circ`` = ``30``), ``\\%``,
+  ``\\$``, a trailing ``\\text{...}`` unit, unit words and count nouns (``31 marbles`` = ``31``, but
+  not ``1 million``); no unit conversion ever;
+* exact values compare exactly (integers, rationals, ``10^{40}+3``, ``\\binom{50}{25}`` by Python's
+  integers; closed forms by sympy's adaptive evaluation of their difference); tolerance only for
+  written decimals, relative to their digits; repeating decimals (``0.\\overline{3}``) are exact;
 * integers compare by value (``023`` = ``23``, ``5`` != ``500``, ``50`` != ``0.5``); decimals and
   fractions by exact value (``10.0`` = ``10``, ``0.5`` = ``\\frac12``); two decimals must be equal
   (``3.14159`` != ``3.1416``); a decimal equals an exact non-terminating value only when it is that
@@ -46,10 +51,13 @@ Policies (docs/grading.md has one example per rule; all are symmetric in gold/pr
 from __future__ import annotations
 
 import functools
+import math
 import random
 import re
 from fractions import Fraction
 from typing import Callable, Optional
+
+from reasonflux.grading.units import percent_policy, units_conflict
 
 MIN_DECIMAL_SIG_DIGITS = 5  # a decimal stands for an exact irrational/repeating value only this precise
 MAX_SCI_EXPONENT = 400  # 1e400 parses as a number; larger exponents go to sympy (with a timeout)
@@ -58,8 +66,6 @@ MAX_LIST_ITEMS = 64  # unordered matching is quadratic
 QUICK_MAX_CHARS = 400  # the quick layer only looks at answers this short (the rest go to workers)
 MAX_SYMPY_CHARS = 4000  # longer answers are not parsed at all (not equal)
 NUMERIC_DIGITS = 50  # constants are compared at this many digits
-EXACT_REL_TOL = 1e-30  # two exact constants closer than this (relative) are the same number
-FLOAT_REL_TOL = 1e-9  # ... when one of them was written with a decimal point inside an expression
 RANDOM_POINTS = 3  # symbolic equality is confirmed at this many random points
 UNIT_WORDS = (
     "cm", "mm", "km", "meters", "meter", "metres", "metre", "inches", "inch", "feet", "foot", "ft",
@@ -72,6 +78,14 @@ UNIT_WORDS = (
     "square centimeters", "square miles", "cubic feet", "cubic inches", "cubic centimeters",
     "sq ft", "sq in", "sq m", "sq cm", "percentage", "percent", "pct", "radians", "coins", "cups", "pages", "books",
 )
+# lowercase words after a number that are not a unit or count noun ("3 or 4", "2 times x", "5 sqrt 2")
+NOT_UNIT_WORDS = ("and\\b", "or\\b", "times\\b", "plus\\b", "minus\\b", "over\\b", "divided\\b", "mod\\b",
+                  "choose\\b", "to\\b", "by\\b", "of\\b", "is\\b", "pi\\b", "sqrt\\b", "for\\b", "if\\b",
+                  "when\\b", "where\\b", "with\\b", "not\\b", "else\\b", "then\\b", "but\\b", "cos\\b",
+                  "sin\\b", "tan\\b", "log\\b", "ln\\b", "exp\\b", "base\\b", "squared\\b", "cubed\\b",
+                  "factorial\\b", "dozens?\\b", "hundreds?\\b", "thousands?\\b", "millions?\\b", "billions?\\b",
+                  "trillions?\\b", "more\\b", "less\\b", "fewer\\b", "half\\b", "halves\\b", "thirds?\\b",
+                  "quarters?\\b", "(?:four|fif|six|seven|eigh|nin|ten|hundred|thousand)ths?\\b", "percent", "per\\b")
 GREEK = ("alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "theta", "vartheta", "lambda",
          "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "varphi", "chi", "psi", "omega", "Gamma",
          "Delta", "Theta", "Lambda", "Sigma", "Phi", "Psi", "Omega")
@@ -99,6 +113,7 @@ _DOLLAR_RE = re.compile(r"\\\$|^\$(?=\s*[\d.\-])|(?<=\d)\s*[\u20ac\u00a3\u00a5]|
 _TRAILING_TEXT_UNIT_RE = re.compile(r"^(?P<head>.*?[\d}\)a-zA-Z])\s*\\text\{\s*(?![ei]\s*\})[A-Za-z][A-Za-z .'/-]*\}(?:\s*\^\s*\{?\s*[23]\s*\}?)?$", re.S)
 _TRAILING_WORD_UNIT_RE = re.compile(
     r"^(?P<head>.*?[\d}])\s*(?:" + "|".join(sorted((re.escape(u).replace("\\ ", r"\s+") for u in UNIT_WORDS), key=len, reverse=True))
+    + r"|(?-i:(?!" + "|".join(NOT_UNIT_WORDS) + r")[a-z][a-z'-]+(?:\s+[a-z][a-z'-]*){0,3})"
     + r")\.?(?:\s*\^\s*\{?\s*[23]\s*\}?)?$", re.S | re.I)
 _APPROX_NOTE_RE = re.compile(r"\s*(?:\\text\{\s*)?\(\s*(?:\\text\{\s*)?(?:about|approximately|approx\.?|roughly|around|\\approx)\b.*$", re.S)
 _TEXT_NUMBER_RE = re.compile(r"\\text\{\s*([+-]?\d[\d.,]*)\s*\}")
@@ -148,6 +163,42 @@ def _strip_units(s: str) -> str:
     return s
 
 
+_REPEAT_BAR_RE = re.compile(r"(?<![\d.])(\d*)\.(\d*)\s*\\(?:overline|bar|overset\{\\frown\})\s*\{\s*(\d+)\s*\}|(?<![\d.])(\d*)\.(\d*)\s*\\(?:overline|bar)\s*(\d)")
+_REPEAT_DOT_RE = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\dot\s*\{?\s*(\d)\s*\}?(?:(\d*)\\dot\s*\{?\s*(\d)\s*\}?)?")
+_REALS_RE = re.compile(r"\\mathbb\s*\{\s*R\s*\}|\\mathbb\s+R(?![A-Za-z])|\\R(?![A-Za-z])|\\(?:text|mathrm|textbf)\{\s*(?:the\s+set\s+of\s+)?all\s+real(?:\s+numbers|s)?\s*\}"
+                       r"|^(?:the\s+set\s+of\s+)?all\s+real(?:\s+numbers|s)?$", re.I)
+_REALS_MINUS_RE = re.compile(r"^\(-\\infty\s*,\s*\\infty\)\s*(?:\\setminus|\\backslash|-)\s*\\\{(.*)\\\}$")
+
+
+def _repeating(whole: str, fixed: str, rep: str) -> str:
+    """``0.1\\overline{6}`` (whole 0, fixed 1, repeating 6) as an exact ``\\frac{p}{q}``."""
+    a, r = len(fixed), len(rep)
+    num = int((whole or "0") + fixed + rep) - int((whole or "0") + fixed)
+    v = Fraction(num, 10 ** a * (10 ** r - 1))
+    return str(v.numerator) if v.denominator == 1 else f"\\frac{{{v.numerator}}}{{{v.denominator}}}"
+
+
+def _notation(s: str) -> str:
+    """Notations with one exact meaning: repeating decimals (overline, bar, dots) and the reals."""
+    if "\\" not in s and "all real" not in s.lower():
+        return s
+    if "overline" in s or "bar" in s or "frown" in s:
+        s = _REPEAT_BAR_RE.sub(lambda m: _repeating(m.group(1) if m.group(3) else m.group(4), m.group(2) if m.group(3) else m.group(5),
+                                                    m.group(3) or m.group(6)), s)
+    if "\\dot" in s:
+        s = _REPEAT_DOT_RE.sub(lambda m: _repeating(m.group(1), m.group(2), m.group(3) + (m.group(4) or "") + (m.group(5) or "")), s)
+    if _REALS_RE.search(s):
+        s = _REALS_RE.sub(lambda m: "(-\\infty,\\infty)" if not s[m.end():m.end() + 1] in ("^", "_") else m.group(), s.strip())
+        m = _REALS_MINUS_RE.match(s.replace(" ", ""))
+        if m:  # \mathbb{R} \setminus \{0, 2\}: the union of open intervals between the points
+            pts = [parse_number(p) for p in m.group(1).split(",")]
+            if pts and all(p is not None and p[1] is None for p in pts):
+                cuts = sorted({p[0] for p in pts})
+                ends = ["-\\infty"] + [str(c) if c.denominator == 1 else f"\\frac{{{c.numerator}}}{{{c.denominator}}}" for c in cuts] + ["\\infty"]
+                s = "\\cup".join(f"({lo},{hi})" for lo, hi in zip(ends, ends[1:]))
+    return s
+
+
 @functools.lru_cache(maxsize=65536)
 def normalize(s: str) -> str:
     """Canonical LaTeX for an answer (formatting, units, degrees, percent, money removed)."""
@@ -161,6 +212,9 @@ def normalize(s: str) -> str:
         s = re.sub(r"\\\\(?=[A-Za-z])", r"\\", s)  # "\\frac" from a doubly escaped string
     s = re.sub(r'\\"|^"+|"+$', "", s).strip()  # quotes around an answer (\" from escaped strings)
     s = _strip_outer(s)
+    s = _notation(s)
+    s = re.sub(r"\\(?:lor|vee)(?![A-Za-z])", r" \\text{ or } ", s)
+    s = re.sub(r"\\(?:land|wedge)(?![A-Za-z])", r" \\text{ and } ", s)
     s = _DOLLAR_RE.sub("", s)
     s = re.sub(r"(?<=\d)\s*\$$", "", s)
     s = re.sub(r"(?<!\\)\\$", "", s).strip()  # a stray trailing backslash
@@ -438,7 +492,9 @@ def parse_node(s: str, depth: int = 0) -> Node:
             for p in parts[:MAX_LIST_ITEMS]:
                 n = parse_node(p, depth + 1)
                 items.extend(n.items if n.kind == "list" and n.name == "pm" else [n])
-            return Node("list", s, items=items)
+            joined = ("or" if re.search(r"(?<![A-Za-z\\])or(?![A-Za-z])", s)
+                      else "and" if re.search(r"(?<![A-Za-z\\])and(?![A-Za-z])", s) else None)
+            return Node("list", s, items=items, name=joined)
         if len(parts) == 1:
             s = parts[0].strip()
     union = split_top(s, ("\\cup",))
@@ -463,6 +519,9 @@ def parse_node(s: str, depth: int = 0) -> Node:
             return Node("eq", s, items=[value], name=_name_key(names[0]))
         if not any(_has_letter_variable(e) for e in eqs):
             return parse_node(eqs[-1], depth + 1)  # a chain of values "3+4 = 7": its last value
+        if len(eqs) == 2 and _QUANTITY_RE.fullmatch(eqs[0].strip()) and not _has_letter_variable(eqs[1]):
+            # "m + n = 47": the value of a quantity made of names only (no coefficients: "2x+z=1" is an equation)
+            return Node("eq", s, items=[parse_node(eqs[1], depth + 1)], name="q:" + canonical_key(eqs[0]))
         return Node("rel", s)
     if _REL_RE.search(s):
         return Node("rel", s)
@@ -558,6 +617,100 @@ def _unordered(a: list[Node], b: list[Node], leaf: Leaf) -> Optional[bool]:
 
 
 _SEQ = ("list", "set", "tuple")
+_QUANTITY_RE = re.compile(r"[A-Za-z](?:\s*(?:[+\-]|\\cdot|\\times)?\s*[A-Za-z])+")
+_REL_OPS = {"<": ("<", False), "\\le": ("<", True), ">": (">", False), "\\ge": (">", True)}
+_REL_OP_RE = r"(<|>|\\le(?![A-Za-z])|\\ge(?![A-Za-z]))"
+_VAR1 = r"([A-Za-z])"
+_ONE_REL_RES = (
+    (re.compile(rf"^\s*{_VAR1}\s*{_REL_OP_RE}\s*([^<>=\\]*(?:\\(?!le|ge|neq)[A-Za-z]+[^<>=\\]*)*)$"), "var-first"),
+    (re.compile(rf"^\s*([^<>=\\]*(?:\\(?!le|ge|neq)[A-Za-z]+[^<>=\\]*)*?)\s*{_REL_OP_RE}\s*{_VAR1}\s*$"), "var-last"),
+)
+_DOUBLE_REL_RE = re.compile(rf"^\s*(.+?)\s*{_REL_OP_RE}\s*{_VAR1}\s*{_REL_OP_RE}\s*(.+?)\s*$")
+_NEQ_RE = re.compile(r"^\s*([A-Za-z])\s*\\neq\s*(.+?)\s*$")
+
+
+def _interval(lo: str, hi: str, lo_closed: bool, hi_closed: bool, depth: int) -> Node:
+    return Node("interval", f"{'[' if lo_closed else '('}{lo},{hi}{']' if hi_closed else ')'}",
+                items=[parse_node(lo, depth + 1), parse_node(hi, depth + 1)], lo=lo_closed, hi=hi_closed)
+
+
+def _one_rel(raw: str, depth: int) -> tuple[str, list[Node]] | None:
+    """A relation in one variable as (variable, intervals): ``x \\ge 5`` -> [5, oo); ``-2 < x < 5`` -> (-2, 5)."""
+    s = raw.strip()
+    m = _DOUBLE_REL_RE.match(s)
+    if m and m.group(1).strip() and m.group(5).strip() and not re.search(r"[<>]|\\le|\\ge", m.group(1) + m.group(5)):
+        (d1, c1), (d2, c2) = _REL_OPS[m.group(2)], _REL_OPS[m.group(4)]
+        if d1 != d2:
+            return None
+        lo, hi, lc, hc = (m.group(1), m.group(5), c1, c2) if d1 == "<" else (m.group(5), m.group(1), c2, c1)
+        return m.group(3), [_interval(lo.strip(), hi.strip(), lc, hc, depth)]
+    m = _NEQ_RE.match(s)
+    if m and not re.search(r"[<>=]|\\le|\\ge", m.group(2)):
+        return m.group(1), [_interval("-\\infty", m.group(2), False, False, depth), _interval(m.group(2), "\\infty", False, False, depth)]
+    for rx, how in _ONE_REL_RES:
+        m = rx.match(s)
+        if not m:
+            continue
+        var, op, val = (m.group(1), m.group(2), m.group(3)) if how == "var-first" else (m.group(3), m.group(2), m.group(1))
+        if not val.strip() or re.fullmatch(r"[A-Za-z]", val.strip()):
+            return None
+        d, closed = _REL_OPS[op]
+        if how == "var-last":
+            d = "<" if d == ">" else ">"
+        if d == "<":
+            return var, [_interval("-\\infty", val.strip(), False, closed, depth)]
+        return var, [_interval(val.strip(), "\\infty", closed, False, depth)]
+    return None
+
+
+def rel_intervals(n: Node, depth: int = 0) -> list[Node] | None:
+    """The intervals a relation (or relations joined by "or") in one variable describes, else None."""
+    if n.kind == "rel":
+        r = _one_rel(n.raw, depth)
+        return r[1] if r else None
+    if n.kind == "list" and n.name == "and" and len(n.items) == 2 and all(i.kind == "rel" for i in n.items):
+        rs = [_one_rel(i.raw, depth) for i in n.items]
+        if any(r is None or len(r[1]) != 1 for r in rs) or rs[0][0] != rs[1][0]:  # type: ignore[index]
+            return None
+        ivs = [r[1][0] for r in rs]  # type: ignore[index]
+        lows = [iv for iv in ivs if canonical_key(iv.items[1].raw) == "\\infty"]
+        highs = [iv for iv in ivs if canonical_key(iv.items[0].raw) == "-\\infty"]
+        if len(lows) != 1 or len(highs) != 1 or lows[0] is highs[0]:
+            return None  # "x > 1 and x < 3" is (1, 3); anything else is not one interval we can read
+        lo, hi = lows[0], highs[0]
+        return [Node("interval", f"{lo.raw}&{hi.raw}", items=[lo.items[0], hi.items[1]], lo=lo.lo, hi=hi.hi)]
+    if n.kind == "list" and n.name == "or" and n.items and all(i.kind == "rel" for i in n.items):
+        rs = [_one_rel(i.raw, depth) for i in n.items]
+        if any(r is None for r in rs) or len({r[0] for r in rs}) != 1:  # type: ignore[index]
+            return None
+        return [iv for r in rs for iv in r[1]]  # type: ignore[index]
+    return None
+
+
+def _as_interval(n: Node) -> Node | None:
+    """An interval node, or an open interval written as the pair ``(a, b)``."""
+    if n.kind == "interval":
+        return n
+    if n.kind == "tuple" and n.name == "()" and len(n.items) == 2:
+        return Node("interval", n.raw, items=n.items, lo=False, hi=False)
+    return None
+
+
+def _named_values(n: Node) -> list[tuple[str, Node]] | None:
+    """``x=2, y=3`` as [(x, 2), (y, 3)]: several assignments to distinct plain names."""
+    if n.kind != "list" or len(n.items) < 2 or any(i.kind != "eq" or str(i.name).startswith("q:") for i in n.items):
+        return None
+    names = [str(i.name) for i in n.items]
+    if len(set(names)) != len(names):
+        return None
+    return [(str(i.name), i.items[0]) for i in n.items]
+
+
+def _named_vs_tuple(named: list[tuple[str, Node]], tup: Node, leaf: Leaf) -> Optional[bool]:
+    """Assignments against an ordered tuple: names that are single letters in alphabetical order
+    (``y=3, x=2`` is the pair (2, 3)), other names in the order written."""
+    order = sorted(named, key=lambda kv: kv[0]) if all(re.fullmatch(r"[A-Za-z]", k) for k, _ in named) else named
+    return _ordered([v for _, v in order], tup.items, leaf)
 
 
 def compare(a: Node, b: Node, leaf: Leaf) -> Optional[bool]:
@@ -573,6 +726,18 @@ def compare(a: Node, b: Node, leaf: Leaf) -> Optional[bool]:
             return leaf(a, b)
         return compare(a.items[0], b, leaf) if a.kind == "eq" else compare(a, b.items[0], leaf)
     ka, kb = a.kind, b.kind
+    for x, y in ((a, b), (b, a)):
+        if y.kind == "tuple" and y.name == "()":
+            named = _named_values(x)
+            if named is not None:
+                return _named_vs_tuple(named, y, leaf)
+        if y.kind in ("interval", "union", "tuple") and x.kind in ("rel", "list"):
+            ivs = rel_intervals(x)
+            if ivs is not None:
+                others = [_as_interval(o) for o in (y.items if y.kind == "union" else [y])]
+                if any(o is None for o in others):
+                    return False
+                return _unordered(ivs, others, leaf)  # type: ignore[arg-type]
     if ka in _SEQ and kb in _SEQ:
         if ka == "tuple" and kb == "tuple":
             return _ordered(a.items, b.items, leaf) if a.name == b.name else False  # (1,2,3) != [1,2,3)
@@ -594,9 +759,9 @@ def compare(a: Node, b: Node, leaf: Leaf) -> Optional[bool]:
         m, other = (a, b) if ka == "matrix" else (b, a)
         if other.kind in ("tuple", "list") and (len(m.items) == 1 or all(len(r) == 1 for r in m.items)):
             return _ordered([c for r in m.items for c in r], other.items, leaf)
-        if other.kind == "expr":
+        if other.kind == "expr" and ("\\begin" in other.raw or "\\end" in other.raw or ka == kb):
             return leaf(a, b)  # a matrix expression (sum, product): sympy evaluates it
-        return False
+        return False  # a matrix is never a scalar
     if ka == "interval" and kb == "interval":
         if a.lo != b.lo or a.hi != b.hi:
             return False
@@ -646,8 +811,26 @@ def quick_leaf(a: Node, b: Node) -> Optional[bool]:
         return False
     if (ka == "num" and kb == "expr" and _has_variable(b.raw)) or (kb == "num" and ka == "expr" and _has_variable(a.raw)):
         return False
-    if ka in ("num", "expr") and kb in ("num", "expr") and surely_different(a.raw, b.raw):
-        return False
+    if ka == "expr" and kb == "expr" and (_has_variable(a.raw) != _has_variable(b.raw)):
+        x, y = (a, b) if _has_variable(a.raw) else (b, a)
+        if not _has_letter_variable(y.raw) and not _BOUND_VAR_RE.search(y.raw) and "'" not in x.raw:
+            return False  # an expression in a variable is not a constant ("p - q" vs "3\\sqrt{13}")
+    if ka in ("num", "expr") and kb in ("num", "expr"):
+        xa = a.value if ka == "num" else exact_value(a.raw)
+        xb = b.value if kb == "num" else exact_value(b.raw)
+        if xa is not None and xb is not None:
+            if xa == xb:
+                return True
+            da = ka == "num" and a.ulp is not None
+            db = kb == "num" and b.ulp is not None
+            if not da and not db:
+                return xa == xb  # exact rationals: exactly equal or different, never "close"
+            if da != db:
+                d, e = (a, xb) if da else (b, xa)
+                return _decimal_matches(d.value, d.ulp, d.name, e)
+        ulps = [float(n.ulp) for n in (a, b) if n.kind == "num" and n.ulp is not None]
+        if surely_different(a.raw, b.raw, abs_tol=max(ulps) if ulps else 0.0):
+            return False
     return None
 
 
@@ -797,12 +980,131 @@ def _eval_atom(t: list[str], k: int) -> tuple[complex, int]:
     raise _EvalError(tok)
 
 
-def surely_different(a: str, b: str) -> bool:
-    """True when both are plain constants whose values differ beyond rounding doubt."""
+# ---------------------------------------------------------------------------------------------
+# an exact evaluator: rational constants (+ - * / ^, \frac, \binom, n!) decided without sympy
+# ---------------------------------------------------------------------------------------------
+
+_EXACT_TOKEN_RE = re.compile(r"\s*(\d+|\\d?binom|\\frac|\\cdot|\\times|[-+*/^(){}!])")
+EXACT_MAX_BITS = 200_000  # larger intermediate values are left to sympy (under the pool's timeout)
+EXACT_MAX_FACTORIAL = 2000
+
+
+def exact_value(s: str) -> Fraction | None:
+    """The exact rational value of a constant written with integers, + - * / ^ (integer powers),
+    \\frac, \\binom and n!; None for anything else (decimals, roots, pi, letters)."""
+    toks, pos = [], 0
+    s = s.strip()
+    while pos < len(s):
+        m = _EXACT_TOKEN_RE.match(s, pos)
+        if not m:
+            return None
+        toks.append(m.group(1))
+        pos = m.end()
+    if not toks or len(toks) > 300:
+        return None
+    try:
+        val, k = _x_sum(toks, 0)
+    except (_EvalError, ZeroDivisionError, OverflowError, ValueError, RecursionError):
+        return None
+    return val if k == len(toks) else None
+
+
+def _x_check(v: Fraction) -> Fraction:
+    if v.numerator.bit_length() + v.denominator.bit_length() > EXACT_MAX_BITS:
+        raise _EvalError("too large")
+    return v
+
+
+def _x_sum(t: list[str], k: int) -> tuple[Fraction, int]:
+    sign = 1
+    while k < len(t) and t[k] in "+-":
+        sign, k = (-sign if t[k] == "-" else sign), k + 1
+    val, k = _x_product(t, k)
+    val *= sign
+    while k < len(t) and t[k] in ("+", "-"):
+        op = t[k]
+        v, k = _x_product(t, k + 1)
+        val = _x_check(val + v if op == "+" else val - v)
+    return val, k
+
+
+def _x_product(t: list[str], k: int) -> tuple[Fraction, int]:
+    val, k = _x_power(t, k)
+    while k < len(t):
+        if t[k] in ("*", "/", "\\cdot", "\\times"):
+            op = t[k]
+            v, k = _x_power(t, k + 1)
+            val = _x_check(val / v if op == "/" else val * v)
+        elif t[k] in ("(", "{", "\\frac", "\\binom", "\\dbinom") or t[k][0].isdigit():
+            if t[k][0].isdigit() and (t[k - 1][0].isdigit() or t[k - 1] in (")", "}", "!")):
+                raise _EvalError("two numbers side by side")
+            v, k = _x_power(t, k)
+            val = _x_check(val * v)
+        else:
+            break
+    return val, k
+
+
+def _x_power(t: list[str], k: int) -> tuple[Fraction, int]:
+    base, k = _x_atom(t, k)
+    while k < len(t) and t[k] == "!":
+        if base.denominator != 1 or not 0 <= base <= EXACT_MAX_FACTORIAL:
+            raise _EvalError("factorial")
+        base, k = Fraction(math.factorial(int(base))), k + 1
+    if k < len(t) and t[k] == "^":
+        if k + 1 < len(t) and t[k + 1] in "+-":
+            raise _EvalError("signed exponent without braces")
+        exp, k = _x_power(t, k + 1)
+        if exp.denominator != 1 or abs(exp) > 100_000:
+            raise _EvalError("exponent")
+        if base == 0 and exp < 0:
+            raise ZeroDivisionError
+        bits = max(base.numerator.bit_length(), base.denominator.bit_length())
+        if bits * abs(int(exp)) > EXACT_MAX_BITS:
+            raise _EvalError("too large")
+        base = base ** int(exp)
+    return base, k
+
+
+def _x_group(t: list[str], k: int, close: str) -> tuple[Fraction, int]:
+    val, k = _x_sum(t, k)
+    if k >= len(t) or t[k] != close:
+        raise _EvalError("unbalanced")
+    return val, k + 1
+
+
+def _x_atom(t: list[str], k: int) -> tuple[Fraction, int]:
+    if k >= len(t):
+        raise _EvalError("end")
+    tok = t[k]
+    if tok == "(":
+        return _x_group(t, k + 1, ")")
+    if tok == "{":
+        return _x_group(t, k + 1, "}")
+    if tok in ("\\frac", "\\binom", "\\dbinom"):
+        if k + 1 >= len(t) or t[k + 1] != "{":
+            raise _EvalError("frac")
+        a, k = _x_group(t, k + 2, "}")
+        if k >= len(t) or t[k] != "{":
+            raise _EvalError("frac")
+        b, k = _x_group(t, k + 1, "}")
+        if tok == "\\frac":
+            return a / b, k
+        if a.denominator != 1 or b.denominator != 1 or not 0 <= b <= a <= 100_000:
+            raise _EvalError("binom")
+        return Fraction(math.comb(int(a), int(b))), k
+    if tok.isdigit():
+        return Fraction(int(tok)), k + 1
+    raise _EvalError(tok)
+
+
+def surely_different(a: str, b: str, abs_tol: float = 0.0) -> bool:
+    """True when both are plain constants whose values differ beyond rounding doubt (and by more
+    than ``abs_tol``: the last written digit of a decimal)."""
     va, vb = float_value(a), float_value(b)
     if va is None or vb is None:
         return False
-    return abs(va - vb) > 1e-6 * max(1.0, abs(va), abs(vb))
+    return abs(va - vb) > max(1e-6 * max(1.0, abs(va), abs(vb)), abs_tol)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -818,6 +1120,9 @@ def quick_equal(gold: str, pred: str) -> Optional[bool]:
         return gold.strip() == pred.strip()  # math_equal's rule, decided without shipping megabytes
     if len(gold) > QUICK_MAX_CHARS or len(pred) > QUICK_MAX_CHARS:
         return None
+    if units_conflict(gold, pred):
+        return False  # "7 km" is not "7 m": units are compared, never converted
+    gold, pred = percent_policy(gold, pred)
     g, p = normalize(gold), normalize(pred)
     if not g or not p:
         return False
@@ -871,12 +1176,13 @@ def _constant_value(e, digits: int = NUMERIC_DIGITS):  # noqa: ANN001, ANN202
     return v
 
 
-def _close(x, y, rel: float) -> bool:  # noqa: ANN001
+def _close(x, y, rel: float, floor: bool = True) -> bool:  # noqa: ANN001
+    """|x - y| <= rel * max(|x|, |y|) (and at least ``rel`` absolute when ``floor``)."""
     import sympy
 
     try:
         diff = abs(sympy.N(x - y, NUMERIC_DIGITS))
-        scale = max(abs(sympy.N(x, NUMERIC_DIGITS)), abs(sympy.N(y, NUMERIC_DIGITS)), sympy.Integer(1))
+        scale = max(abs(sympy.N(x, NUMERIC_DIGITS)), abs(sympy.N(y, NUMERIC_DIGITS)), *( [sympy.Integer(1)] if floor else []))
         return bool(diff <= rel * scale)
     except Exception:  # noqa: BLE001
         return False
@@ -889,6 +1195,67 @@ def _has_float(e) -> bool:  # noqa: ANN001
         return bool(e.atoms(sympy.Float))
     except Exception:  # noqa: BLE001
         return False
+
+
+_WRITTEN_DECIMAL_RE = re.compile(r"(?<![\d.])(\d*)\.(\d+)|(?<![\d.])(\d+)\.(?!\d)")
+
+
+def _written_sig_digits(raw: str) -> int | None:
+    """The fewest significant digits among the decimals written in ``raw`` (None: no decimal)."""
+    sigs = [_sig_digits(m.group()) for m in _WRITTEN_DECIMAL_RE.finditer(raw)]
+    return min(sigs) if sigs else None
+
+
+def _rationalise(e):  # noqa: ANN001, ANN202
+    """Written decimals as the exact rationals they spell (``1.5`` -> 3/2)."""
+    import sympy
+
+    floats = e.atoms(sympy.Float)
+    if not floats:
+        return e
+    return e.xreplace({f: sympy.Rational(str(f)) for f in floats})
+
+
+def _is_zero(d) -> Optional[bool]:  # noqa: ANN001
+    """Whether a closed-form constant is exactly zero: rationals exactly; otherwise sympy's adaptive
+    evaluation, which reaches 30 correct digits of any non-zero value (relative to the value itself,
+    so 5e-16 or 1e-43 is not zero) and reports a value it cannot tell from zero with no precision."""
+    import sympy
+
+    if d.is_Rational:
+        return bool(d == 0)
+    try:
+        v = d.evalf(30, maxn=800)
+    except Exception:  # noqa: BLE001
+        return None
+    if v == 0:
+        return True
+    for part in v.as_real_imag():
+        if part == 0:
+            continue
+        if not part.is_Float:
+            return None
+        if part._prec > 1:  # noqa: SLF001 - a value sympy could resolve: not zero
+            return False
+    return True
+
+
+def _constants_equal(ea, eb, va, vb, raw_a: str, raw_b: str) -> bool:  # noqa: ANN001
+    """Two constants: exactly equal, or (only when a side wrote decimals) equal to the precision of
+    the decimals written, which must have at least MIN_DECIMAL_SIG_DIGITS significant digits."""
+    try:
+        zero = _is_zero(_rationalise(ea) - _rationalise(eb))
+    except Exception:  # noqa: BLE001
+        zero = None
+    if zero:
+        return True
+    sigs = [x for x in (_written_sig_digits(raw_a) if _has_float(ea) else None, _written_sig_digits(raw_b) if _has_float(eb) else None) if x]
+    if not sigs:
+        return False  # exact against exact: not exactly equal means different
+    sig = min(sigs)
+    if sig < MIN_DECIMAL_SIG_DIGITS:
+        return False
+    return _close(va, vb, 0.5 * 10.0 ** (1 - sig), floor=False)
 
 
 def _random_points_agree(ea, eb) -> bool:  # noqa: ANN001
@@ -965,8 +1332,7 @@ def sympy_leaf(a: Node, b: Node) -> bool:
                         <= sympy.Rational(d.ulp.numerator, d.ulp.denominator) * (1 + sympy.Rational(1, 10 ** 12)))
     va, vb = _constant_value(ea), _constant_value(eb)
     if va is not None and vb is not None:
-        rel = FLOAT_REL_TOL if (_has_float(ea) or _has_float(eb)) else EXACT_REL_TOL
-        return _close(va, vb, rel)
+        return _constants_equal(ea, eb, va, vb, a.raw, b.raw)
     if (va is None) != (vb is None) and not (ea.free_symbols or eb.free_symbols):
         return False
     try:
@@ -988,6 +1354,9 @@ def math_equal(gold: str, pred: str) -> bool:
     q = quick_equal(gold, pred)
     if q is not None:
         return q
+    if units_conflict(gold, pred):
+        return False
+    gold, pred = percent_policy(gold, pred)
     g, p = normalize(gold), normalize(pred)
     if not g or not p:
         return False
