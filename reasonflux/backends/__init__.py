@@ -26,6 +26,13 @@ BACKENDS: dict[str, str] = {
 
 ProgressFn = Callable[[int, Completion], None]  # (request index, finished completion)
 
+# Chat formats (reasonflux.chat.FORMATS), one line each for --help.
+CHAT_FORMAT_HELP = {
+    "model": "the model's own chat template (from its tokenizer)",
+    "deepseek-r1": "DeepSeek-R1 / R1-distill / ReasonFlux-F1, reasoning in <think>",
+    "chatml": "<|im_start|>role ... <|im_end|> turns (Qwen, SmolLM2)",
+}
+
 
 @runtime_checkable
 class Backend(Protocol):
@@ -46,19 +53,21 @@ class BackendConfig:
     """Engine settings shared by every command that generates. Field = flag = YAML key."""
 
     model: str = field(default="smollm2", metadata={"help": "HF id, local directory, .gguf file, or a known alias (smollm2); for openai: the served model name", "short": "-m"})
-    backend: str = field(default="hf", metadata={"help": "hf | vllm | openai"})
-    format: str = field(default="model", metadata={"help": "chat format: model (tokenizer's template) | deepseek-r1 | chatml"})
-    dtype: str = field(default="auto", metadata={"help": "auto | bfloat16 | float16 | float32"})
+    backend: str = field(default="hf", metadata={"help": "hf | vllm | openai", "choices": ("hf", "vllm", "openai"),
+                                                 "choices_extra": lambda v: ":" in v})  # or module:Class
+    format: str = field(default="model", metadata={"help": "chat format (listed below)", "choices": CHAT_FORMAT_HELP, "choices_title": "Chat formats"})
+    dtype: str = field(default="auto", metadata={"help": "auto | bfloat16 | float16 | float32",
+                                                 "choices": ("auto", "bfloat16", "bf16", "float16", "fp16", "half", "float32", "fp32", "float")})
     device: str = field(default="auto", metadata={"help": "hf: auto | cpu | cuda | cuda:N"})
-    batch_size: int = field(default=16, metadata={"help": "hf: sequences per generate call on CPU"})
-    tensor_parallel_size: int = field(default=1, metadata={"help": "vllm: GPUs per replica"})
-    gpu_memory_utilization: float = field(default=0.9, metadata={"help": "vllm: fraction of GPU memory for the engine"})
-    max_model_len: int | None = field(default=None, metadata={"help": "vllm: context length (default: the model's)"})
+    batch_size: int = field(default=16, metadata={"help": "hf: sequences per generate call on CPU", "min": 1})
+    tensor_parallel_size: int = field(default=1, metadata={"help": "vllm: GPUs per replica", "min": 1})
+    gpu_memory_utilization: float = field(default=0.9, metadata={"help": "vllm: fraction of GPU memory for the engine", "gt": 0, "max": 1})
+    max_model_len: int | None = field(default=None, metadata={"help": "vllm: context length (default: the model's)", "min": 1})
     base_url: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "openai: server URL"})
     api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "openai: environment variable holding the API key"})
-    concurrency: int = field(default=64, metadata={"help": "openai: requests in flight"})
-    request_timeout: float = field(default=3600.0, metadata={"help": "openai: seconds per request (long: 32k-token generations are slow)"})
-    max_retries: int = field(default=6, metadata={"help": "openai: retries on 429/5xx/timeouts/dropped connections"})
+    concurrency: int = field(default=64, metadata={"help": "openai: requests in flight", "min": 1})
+    request_timeout: float = field(default=3600.0, metadata={"help": "openai: seconds per request (long: 32k-token generations are slow)", "gt": 0})
+    max_retries: int = field(default=6, metadata={"help": "openai: retries on 429/5xx/timeouts/dropped connections", "min": 0})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
 
 

@@ -257,7 +257,8 @@ class HFBackend:
             t0 = time.perf_counter()
             with torch.inference_mode():  # cheaper per op than generate's own no_grad: matters for small models
                 out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-                                          generation_config=gen_config, tokenizer=self.tokenizer if text_stops else None)
+                                          generation_config=gen_config, tokenizer=self.tokenizer if text_stops else None,
+                                          streamer=_token_streamer(self.pad_token_id))
             latency = time.perf_counter() - t0
             gen = out[:, width:].cpu()
             hits = torch.isin(gen, stop_tensor)
@@ -317,6 +318,13 @@ class HFBackend:
                 used = _tokens_until(decode, body, hit)
         return Completion(text=text, finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=used,
                           latency_s=latency)
+
+
+def _token_streamer(pad_token_id: int | None) -> Any:
+    """Live token counts for the heartbeat (reasonflux.progress), only while one is running."""
+    from reasonflux import progress
+
+    return progress.TokenStreamer(pad_token_id) if progress.listening() else None
 
 
 def _first_stop(text: str, stops: list[str]) -> tuple[int, str | None]:

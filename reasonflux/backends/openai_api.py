@@ -46,6 +46,10 @@ CHARS_PER_TOKEN = 4  # token estimate when a server sends no usage
 # "whatever the server serves" here: a user who only gives --base-url gets the served model.
 MODEL_AUTO = ("", "auto", DEFAULT_MODEL)
 FINISH_MAP = {"length": "length", "abort": "error", "error": "error"}  # anything else (stop, eos, None …) → stop
+# Start-up probe: a server that accepts no connection within this many seconds is down; the user gets
+# one line at once instead of every request's retries (minutes). Any HTTP answer counts as up.
+PROBE_DEADLINE_S = 8.0
+PROBE_CONNECT_S = 3.0
 
 
 @dataclass
@@ -105,6 +109,7 @@ class OpenAIBackend:
         self.backoff_base = float(backoff_base)
         self.backoff_max = float(backoff_max)
         self._rng = random.Random()
+        self._probed = False
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r}, format={self.format!r})"
@@ -113,9 +118,36 @@ class OpenAIBackend:
         """Nothing to release: each ``generate`` call owns (and closes) its HTTP client."""
 
     # -- public ----------------------------------------------------------------------------------
+    def probe(self, deadline_s: float = PROBE_DEADLINE_S) -> None:
+        """Check once that something answers HTTP at ``base_url`` (GET /models); raise a one-line
+        UserError within ``deadline_s`` when nothing does (refused, unknown host, no reply). Any
+        HTTP status counts as up: servers without /models still serve completions. Called by the
+        first ``generate`` (and by the eval runner before it), so a mistyped URL or a server that
+        is not running costs seconds, not every request's retries."""
+        import httpx
+
+        if self._probed:
+            return
+        started = time.monotonic()
+        what = ""
+        while True:
+            left = deadline_s - (time.monotonic() - started)
+            try:
+                httpx.get(self.base_url + "/models", timeout=httpx.Timeout(max(0.5, min(PROBE_CONNECT_S * 2, left)),
+                                                                           connect=max(0.5, min(PROBE_CONNECT_S, left))))
+                self._probed = True
+                return
+            except httpx.TransportError as e:
+                what = f"{type(e).__name__}: {str(e) or 'no reply'}".splitlines()[0][:160]
+            if time.monotonic() - started + 1.0 >= deadline_s:
+                break
+            time.sleep(1.0)
+        raise UserError(f"openai backend: no server answers at {self.base_url} ({what}); start the server or fix --base-url")
+
     def generate(self, requests: list[Request], progress: Any = None) -> list[list[Completion]]:
         if not requests:
             return []
+        self.probe()
         try:
             asyncio.get_running_loop()
         except RuntimeError:

