@@ -60,7 +60,7 @@ def test_gpqa_in_memory_gold_letters_spread(data_dir):
     assert ok_choices is True
     prompt = mod.prompt(probs[0], "instruct")
     has_letters = all(f"\n{x}) " in prompt for x in "ABCD")
-    has_instruction = prompt.startswith(mod.INSTRUCTION) and "Answer: X" in mod.INSTRUCTION
+    has_instruction = prompt.startswith(mod.INSTRUCTION + "\n\n") and "'Answer: $LETTER'" in mod.INSTRUCTION
     raw_has_no_instruction = mod.INSTRUCTION not in mod.prompt(probs[0], "raw")
     assert (has_letters, has_instruction, raw_has_no_instruction) == (True, True, True)
     assert {p.meta["domain"] for p in probs} == {"Biology", "Chemistry", "Physics"}
@@ -105,3 +105,34 @@ def test_hub_rows_map_to_the_local_ids():
     assert mod.problem_id({"id": "2024-I-3"}, "local") == "2024-I-3"
     with pytest.raises(UserError, match="no 2024-I-1 style id"):
         mod.problem_id({"id": 3, "url": ""}, "hub")
+
+
+def test_gpqa_instruct_is_the_simple_evals_template(data_dir):
+    """deepseek-r1 / quick (prompt_style instruct) send openai/simple-evals' zero-shot GPQA prompt:
+    compared on placeholders, so no question text is involved."""
+    from reasonflux.types import Problem
+
+    simple_evals = ("Answer the following multiple choice question. The last line of your response should be of the "
+                    "following format: 'Answer: $LETTER' (without quotes) where LETTER is one of ABCD. Think step by "
+                    "step before answering.\n\n{Question}\n\nA) {A}\nB) {B}\nC) {C}\nD) {D}")
+    mod = get("gpqa_diamond")
+    p = Problem(id="x", problem="{Question}", answer="A", kind="choice", meta={"choices": ["{A}", "{B}", "{C}", "{D}"]})
+    assert mod.prompt(p, "instruct") == simple_evals
+
+
+def test_local_files_are_checksummed(data_dir, tmp_path, monkeypatch):
+    """A file that passes the row and field checks but differs in its bytes is refused (one line, both hashes)."""
+    for name in REGISTRY:
+        mod = get(name)
+        from reasonflux.benchmarks._common import sha256_file
+
+        assert sha256_file(data_dir / mod.LOCAL_FILE) == mod.LOCAL_SHA256, name
+    bad = tmp_path / "data"
+    (bad / "aime2024").mkdir(parents=True)
+    rows = [json.loads(x) for x in (data_dir / "aime2024" / "test.jsonl").read_text().splitlines()]
+    rows[3]["answer"] = "999"  # a silently edited gold answer
+    (bad / "aime2024" / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(UserError, match=r"aime24: .*test.jsonl has sha256 [0-9a-f]{16}…, expected 401dc05397947fcc…"):
+        load_problems("aime24", bad)
+    monkeypatch.setenv("REASONFLUX_SKIP_CHECKSUM", "1")
+    assert load_problems("aime24", bad)[3].answer == "999"

@@ -43,7 +43,8 @@ def test_tiny_model_all_four_benchmarks(tiny_run):
     cfg = (tiny_run / "config.yaml").read_text()
     assert "temperature: 0.6" in cfg and "max_tokens: 8" in cfg and "prompt_style: instruct" in cfg
     md = (tiny_run / "report.md").read_text()
-    assert "| MATH500 | 3 | 2 |" in md and "## MATH500 by level" in md
+    assert "| MATH500 (incomplete) |" not in md and "| MATH500 | 3 of 500 | 2 |" in md and "## MATH500 by level" in md
+    assert "Partial run: AIME24 3 of 30 problems" in md and (tiny_run / "README.md").is_file()
     assert (tiny_run / "report.html").read_text().startswith("<!DOCTYPE html>")
     problems = [json.loads(x) for x in (tiny_run / "problems.jsonl").read_text().splitlines()]
     gpqa = [p for p in problems if p["benchmark"] == "gpqa_diamond"]
@@ -70,7 +71,7 @@ def test_resume_finished_run_rescore_report_compare(tiny_run, tiny_model_dir, da
     res = runner.invoke(app, ["compare", str(tiny_run), str(tiny_run), "--json"])
     assert res.exit_code == 0 and res.output.strip() == ""
     res = runner.invoke(app, ["report", str(tiny_run / "nope")])
-    assert res.exit_code == 2 and "not an eval run directory" in res.output
+    assert res.exit_code == 2 and ("not an eval run directory" in res.output or "run directory not found" in res.output)
 
 
 def test_problems_filter_and_bad_settings(tmp_path, tiny_model_dir, data_dir):

@@ -62,25 +62,58 @@ def test_vote_clusters_and_majority():
     cl = M.vote_clusters(answers, equiv_half)
     assert cl == [0, 1, 0, None, 0, 1]
     correct = [True, False, True, False, True, False]
-    assert M.majority_correct(cl, correct, range(6)) is True  # three votes for 1/2 against two for 3
-    # tie: the answer seen first wins
-    assert M.majority_correct([0, 1], [False, True], [0, 1]) is False
-    assert M.majority_correct([0, 1], [False, True], [1, 0]) is False  # order of idx does not matter
+    assert M.majority_score(cl, correct, range(6)) == 1.0  # three votes for 1/2 against two for 3
+    # a tie scores the share of correct answers among the tied ones (expected random tie-break)
+    assert M.majority_score([0, 1], [False, True], [0, 1]) == 0.5
+    assert M.majority_score([0, 1, 2], [False, True, False], [0, 1, 2]) == pytest.approx(1 / 3)
     # no answers at all: wrong
-    assert M.majority_correct([None, None], [False, False], [0, 1]) is False
+    assert M.majority_score([None, None], [False, False], [0, 1]) == 0.0
     # samples without an answer do not vote: the lone answer wins
-    assert M.majority_correct([None, None, 2], [False, False, True], [0, 1, 2]) is True
+    assert M.majority_score([None, None, 2], [False, False, True], [0, 1, 2]) == 1.0
 
 
-def test_maj_at_k_exact_enumeration_hand_value():
-    # answers a a b b, a is right. 2-subsets: {0,1} a, {0,2} tie->a, {0,3} tie->a, {1,2} tie->a, {1,3} tie->a, {2,3} b
+def brute_maj_at_k(cl: list, ok: list, k: int) -> float:
+    subsets = list(itertools.combinations(range(len(cl)), k))
+    return sum(M.majority_score(cl, ok, s) for s in subsets) / len(subsets)
+
+
+def test_maj_at_k_hand_values():
+    # answers a a b b, a is right. 2-subsets: {0,1} a, {2,3} b, four ties a/b scoring 1/2 each
     cl, ok = [0, 0, 1, 1], [True, True, False, False]
-    assert M.maj_at_k(cl, ok, 2) == pytest.approx(5 / 6)
-    assert M.maj_at_k(cl, ok, 4) == 1.0  # tie at n: a seen first
+    assert M.maj_at_k(cl, ok, 2) == pytest.approx((1 + 4 * 0.5) / 6)
+    assert M.maj_at_k(cl, ok, 4) == 0.5  # a 2-2 tie at n
     assert M.maj_at_k(cl, ok, 1) == 0.5  # one vote = that sample's verdict
-    # many subsets: seeded random estimate, exact when all samples agree
+    assert M.maj_at_k(cl, ok, 3) == pytest.approx(0.5)  # symmetric
     assert M.maj_at_k([0] * 20, [True] * 20, 10) == 1.0
-    assert M.maj_at_k([0] * 10 + [1] * 10, [True] * 10 + [False] * 10, 9) == M.maj_at_k([0] * 10 + [1] * 10, [True] * 10 + [False] * 10, 9)
+    assert M.maj_at_k([None] * 5, [False] * 5, 3) == 0.0
+    with pytest.raises(ValueError, match="1 <= k <= n"):
+        M.maj_at_k([0, 1], [True, False], 3)
+
+
+def test_maj_at_k_closed_form_equals_full_enumeration():
+    """Every k for random vote patterns (several answers, no-answers, one or two correct clusters)."""
+    import random
+
+    rng = random.Random(7)
+    for _ in range(150):
+        n = rng.randint(1, 10)
+        cl = [rng.choice([None, 0, 1, 2, 3]) for _ in range(n)]
+        right = {rng.choice([0, 1, 2])} | ({3} if rng.random() < 0.2 else set())
+        ok = [c in right for c in cl]
+        for k in range(1, n + 1):
+            assert M.maj_at_k(cl, ok, k) == pytest.approx(brute_maj_at_k(cl, ok, k), abs=1e-12), (cl, ok, k)
+
+
+def test_maj_at_k_is_exact_beyond_enumeration():
+    """C(64, 32) ~ 1.8e18 subsets: no sampling; a hand-checkable case (two answers, 40 right of 64)
+    equals the hypergeometric tail P(X > 16) + P(X = 16) / 2 for X ~ Hypergeom(64, 40, 32)."""
+    cl = [0] * 40 + [1] * 24
+    ok = [True] * 40 + [False] * 24
+    total = math.comb(64, 32)
+    expect = sum(math.comb(40, x) * math.comb(24, 32 - x) for x in range(17, 33)) / total
+    expect += 0.5 * math.comb(40, 16) * math.comb(24, 16) / total
+    assert M.maj_at_k(cl, ok, 32) == pytest.approx(expect, abs=1e-15)
+    assert M.maj_at_k(cl, ok, 32) == M.maj_at_k(list(reversed(cl)), list(reversed(ok)), 32)  # order-free
 
 
 def sample(correct: bool, extracted: str | None, tokens: int = 10, finish: str = "stop") -> dict:
@@ -130,3 +163,19 @@ def test_voting_uses_the_graders_equivalence():
     assert M.vote_clusters(["\\frac12", "0.5", "1/3", "\\frac{1}{2}"], eq) == [0, 0, 1, 0]
     assert M.vote_clusters(["5", "500"], eq) == [0, 1]  # a grader trap: not the same answer
     assert M.vote_clusters(["B", "\\text{(B)}", "C"], equivalence("choice")) == [0, 0, 1]
+
+
+def test_failed_samples_are_not_answers():
+    """A failed request is left out of every figure with its problem, counted in errors, and keeps
+    the benchmark incomplete; a retry's success (read_samples: success beats failure) restores it."""
+    problems = [{"benchmark": "math500", "id": f"p{i}", "answer": "1", "kind": "math", "meta": {}} for i in range(3)]
+    ok = [{"benchmark": "math500", "problem_id": f"p{i}", "sample_index": 0, **sample(True, "1")} for i in range(3)]
+    failed = {"benchmark": "math500", "problem_id": "p2", "sample_index": 0, "correct": False, "extracted": None,
+              "completion_tokens": 0, "finish_reason": "error", "error": "ConnectError after 7 tries"}
+    eq = lambda kind: (lambda a, b: a == b)  # noqa: E731
+    m = M.run_metrics(problems, ok[:2] + [failed], {"math500": 1}, equiv=eq)["math500"]
+    assert (m["problems"], m["errors"], m["missing_samples"], m["complete"]) == (2, 1, 0, False)
+    assert m["avg@n"]["value"] == 1.0  # the failure is not a wrong answer
+    assert m["error_rate"] == pytest.approx(1 / 3)
+    full = M.run_metrics(problems, ok, {"math500": 1}, equiv=eq)["math500"]
+    assert (full["problems"], full["errors"], full["complete"]) == (3, 0, True)

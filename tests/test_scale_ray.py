@@ -180,8 +180,8 @@ def test_scale_settings_are_checked(ray_instance, tmp_path):
 
     with pytest.raises(UserError, match="less than --tensor-parallel-size 2"):
         RayPoolBackend({"backend": "vllm", "tensor_parallel_size": 2}, gpus_per_replica=1)
-    with pytest.raises(UserError, match="no replica fits"):  # vllm wants a GPU; this cluster has none
-        RayPoolBackend({"backend": "vllm", "tensor_parallel_size": 1})
+    with pytest.raises(UserError, match=r"no replica fits .*no node has 64 CPU \(largest node: 2\)"):  # 2-CPU instance
+        RayPoolBackend({"backend": "hf", "device": "cpu"}, cpus_per_replica=64)
     # --data-parallel 2 on one machine: a pool of 2 (the running instance is reused); a model that
     # cannot load comes back from the replica as its one-line error.
     from reasonflux.evals.runner import EvalConfig
@@ -194,3 +194,80 @@ def test_scale_settings_are_checked(ray_instance, tmp_path):
             pool.generate([Request(messages=[{"role": "user", "content": "hi"}])])
     finally:
         pool.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_address_fails_fast_with_one_line(tmp_path, data_dir):
+    """Nothing listens at --address: one line, exit 2, in seconds (ray.init alone retries for minutes)."""
+    import subprocess
+    import sys
+
+    for address in (f"127.0.0.1:{_free_port()}", f"ray://127.0.0.1:{_free_port()}"):
+        t0 = time.monotonic()
+        r = subprocess.run([sys.executable, "-m", "reasonflux.cli", "eval", "--executor", "ray", "--address", address,
+                            "--benchmarks", "math500", "--limit", "1", "--data-dir", str(data_dir), "--out", str(tmp_path / "r"),
+                            "--quiet"], capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - t0
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.returncode == 2 and took < 30, (r.returncode, took, r.stderr[-800:])
+        assert len(lines) == 1 and lines[0].startswith("error: cannot reach the Ray cluster at") and "refused" in lines[0], lines
+
+
+def test_address_that_is_not_a_ray_head_gives_up_in_time(tmp_path):
+    """Something accepts TCP but never speaks Ray: ray.init is bounded (shortened here to 3 s), one line."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        port = srv.getsockname()[1]
+        code = ("import ray, sys\nfrom reasonflux.errors import UserError\nfrom reasonflux.scale import ray_pool\n"
+                "ray_pool.CONNECT_TIMEOUT_S = 3\n"
+                f"try:\n    ray_pool.connect_ray(ray, '127.0.0.1:{port}')\nexcept UserError as e:\n    print('ONE', e)\n")
+        t0 = time.monotonic()
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = [ln for ln in r.stdout.splitlines() if ln.startswith("ONE")]
+    assert len(out) == 1 and ("no Ray session" in out[0] or "cannot connect" in out[0]), (r.stdout[-500:], r.stderr[-500:])
+    assert time.monotonic() - t0 < 30
+
+
+def test_replica_that_cannot_be_placed_names_the_missing_resource(ray_instance):
+    """A replica no node can hold (this 2-CPU, 0-GPU instance) is one line naming the resource, after
+    the placement wait (30 s by default, for an autoscaler; 1 s here) instead of waiting an hour."""
+    from reasonflux.errors import UserError
+    from reasonflux.scale.ray_pool import PLACEMENT_WAIT_S, RayPoolBackend
+
+    assert PLACEMENT_WAIT_S <= 50  # with start-up, inside the 60 s promised
+    t0 = time.monotonic()
+    with pytest.raises(UserError, match=r"no replica can be placed .*no node has 1 GPU \(largest node: 0\)"):
+        RayPoolBackend({"backend": "hf", "model": "x"}, replicas=1, gpus_per_replica=1, placement_wait_s=1)
+    with pytest.raises(UserError, match=r"no node has 64 CPU \(largest node: 2\)"):
+        RayPoolBackend({"backend": "hf", "model": "x"}, replicas=2, gpus_per_replica=0, cpus_per_replica=64, placement_wait_s=1)
+    assert time.monotonic() - t0 < 20
+
+
+def test_eval_navigator_method_on_ray_equals_local(ray_instance, tiny_model_dir, data_dir, tmp_path):
+    """(#14) --method navigator through a pool of 2 replicas: each round's generate call is sharded
+    like any other; with a greedy deterministic engine the samples and traces equal a local run."""
+    flags = ["--model", str(tiny_model_dir), "--data-dir", str(data_dir), "--benchmarks", "math500", "--limit", "2",
+             "--n", "1", "--temperature", "0", "--max-tokens", "6", "--method", "navigator", "--max-solver-steps", "1",
+             "--json-retries", "0", "--navigator-max-tokens", "6", "--quiet"]
+    res = CliRunner().invoke(app, ["eval", "--out", str(tmp_path / "local"), *flags])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["eval", "--out", str(tmp_path / "ray"), "--executor", "ray", "--replicas", "2", *flags])
+    assert res.exit_code == 0, res.output
+    local, pooled = _by_key(tmp_path / "local"), _by_key(tmp_path / "ray")
+    assert local.keys() == pooled.keys() and len(local) == 2
+    for k, s in local.items():
+        assert pooled[k]["method"] == "navigator" and pooled[k]["text"] == s["text"]
+        assert [c["text"] for c in pooled[k]["trace"]["calls"]] == [c["text"] for c in s["trace"]["calls"]]
+    assert json.loads((tmp_path / "ray" / "scale.json").read_text())["replicas"] == 2

@@ -3,7 +3,10 @@ call, and the prompt wording of the two prompt styles.
 
 Local data is laid out like ``../shared/benchdata`` (``math500/test.jsonl``, ``aime2024/test.jsonl``,
 ``aime2025/test.jsonl``, ``gpqa_diamond/gpqa_diamond.zip``); ``--data-dir`` or
-``REASONFLUX_DATA_DIR`` points at it. Without either, benchmarks load from the hub.
+``REASONFLUX_DATA_DIR`` points at it. Without either, benchmarks load from the hub. Each benchmark
+file pins its local file's sha256 (``LOCAL_SHA256``, the manifest; the same values as the data
+directory's README): a file that passes the row and field checks but has other bytes is refused with
+one line naming both hashes (``REASONFLUX_SKIP_CHECKSUM=1`` evaluates a deliberately edited copy).
 
     python -c "from reasonflux.benchmarks._common import data_dir; print(data_dir(None))"
 """
@@ -18,6 +21,7 @@ from typing import Any, Iterable
 from reasonflux.errors import UserError
 
 DATA_DIR_ENV = "REASONFLUX_DATA_DIR"
+SKIP_CHECKSUM_ENV = "REASONFLUX_SKIP_CHECKSUM"
 
 # Prompt styles (the ``prompt_style`` eval setting):
 #   raw       the problem text alone as the user turn (the seed's ReasonFlux-F1 protocol);
@@ -44,6 +48,26 @@ def local_file(root: Path, rel: str, benchmark: str) -> Path:
     if not p.is_file():
         raise UserError(f"{benchmark}: expected {rel} under the data directory {root} (layout like ../shared/benchdata)")
     return p
+
+
+def sha256_file(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_sha256(path: Path, expected: str, benchmark: str) -> None:
+    """Refuse a local benchmark file whose bytes are not the pinned ones (one line, both hashes)."""
+    if os.environ.get(SKIP_CHECKSUM_ENV):
+        return
+    got = sha256_file(path)
+    if got != expected:
+        raise UserError(f"{benchmark}: {path} has sha256 {got[:16]}…, expected {expected[:16]}… (the pinned upstream file); "
+                        f"use the original file, or set {SKIP_CHECKSUM_ENV}=1 to evaluate an edited copy")
 
 
 def read_jsonl(path: Path, benchmark: str) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reasonflux.benchmarks._common import load_hub, local_file, math_prompt, read_jsonl, validate
+from reasonflux.benchmarks._common import check_sha256, load_hub, local_file, math_prompt, read_jsonl, validate
 from reasonflux.errors import UserError
 from reasonflux.types import Problem
 
@@ -25,6 +25,7 @@ HUB_ID = "HuggingFaceH4/aime_2024"
 HUB_REVISION = "main"
 HUB_SPLIT = "train"
 LOCAL_FILE = "aime2024/test.jsonl"
+LOCAL_SHA256 = "401dc05397947fcc0a30a59cbbe5ecaf4769c01dd2928fb354f6d8062cdbdb2e"  # the manifest: local files are refused unless their bytes match
 ROWS = 30
 YEAR = 2024
 # AoPS wiki problem URL, e.g. .../2024_AIME_I_Problems/Problem_1
@@ -50,6 +51,8 @@ def load(data_dir: Path | None) -> list[Problem]:
     else:
         rows, source = load_hub(NAME, HUB_ID, HUB_REVISION, HUB_SPLIT), f"{HUB_ID}@{HUB_REVISION}"
     validate(rows, benchmark=NAME, source=source, count=ROWS, fields=("problem", "answer"))
+    if data_dir is not None:
+        check_sha256(path, LOCAL_SHA256, NAME)
     problems = [Problem(id=problem_id(r, source), problem=r["problem"], answer=str(r["answer"]).strip(), kind="math",
                         meta={"year": YEAR}) for r in rows]
     if len({p.id for p in problems}) != ROWS:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reasonflux.benchmarks._common import load_hub, local_file, math_prompt, read_jsonl, validate
+from reasonflux.benchmarks._common import check_sha256, load_hub, local_file, math_prompt, read_jsonl, validate
 from reasonflux.types import Problem
 
 NAME = "aime25"
@@ -24,6 +24,7 @@ HUB_CONFIGS = ("AIME2025-I", "AIME2025-II")
 HUB_REVISION = "main"
 HUB_SPLIT = "test"
 LOCAL_FILE = "aime2025/test.jsonl"
+LOCAL_SHA256 = "27e48a72dd2c9a44031254596a5507c2ef532181471fb981d0a65112fbe01229"  # the manifest: local files are refused unless their bytes match
 ROWS = 30
 YEAR = 2025
 
@@ -44,6 +45,8 @@ def load(data_dir: Path | None) -> list[Problem]:
     else:
         rows, source = _load_hub()
     validate(rows, benchmark=NAME, source=source, count=ROWS, fields=("id", "problem", "answer"))
+    if data_dir is not None:
+        check_sha256(path, LOCAL_SHA256, NAME)
     return [Problem(id=str(r["id"]), problem=r["problem"], answer=str(r["answer"]).strip(), kind="math",
                     meta={"year": YEAR}) for r in rows]
 

@@ -24,7 +24,7 @@ import random
 import zipfile
 from pathlib import Path
 
-from reasonflux.benchmarks._common import load_hub, local_file, validate
+from reasonflux.benchmarks._common import check_sha256, load_hub, local_file, validate
 from reasonflux.errors import UserError
 from reasonflux.types import Problem
 
@@ -37,6 +37,7 @@ HUB_CONFIG = "gpqa_diamond"
 HUB_REVISION = "main"
 HUB_SPLIT = "train"
 LOCAL_FILE = "gpqa_diamond/gpqa_diamond.zip"
+LOCAL_SHA256 = "caeb05a9a3ff7907238f9475c3c2d826c6776356905a3914d61e36c1b3945054"  # the manifest: local files are refused unless their bytes match
 ZIP_MEMBER = "dataset/gpqa_diamond.csv"
 ZIP_PASSWORD = b"deserted-untie-orchid"  # published in upstream's README so the zip keeps crawlers out
 ROWS = 198
@@ -47,9 +48,12 @@ LETTERS = "ABCD"
 GROUPS = ("domain",)  # accuracy is also reported by high-level domain
 TEXT_IN_OUTPUTS = False  # run outputs never carry the question text (see module docstring)
 
+# prompt_style "instruct" (the deepseek-r1 and quick presets): openai/simple-evals' zero-shot GPQA
+# template (QUERY_TEMPLATE_MULTICHOICE, the one DeepSeek-R1's GPQA numbers were produced with): this
+# instruction, a blank line, the question, a blank line, then the lines "A) …" to "D) …".
 INSTRUCTION = (
-    "Answer the following multiple-choice question. Think step by step, then give your final answer "
-    "on the last line in the form 'Answer: X' (or \\boxed{X}), where X is one of A, B, C, D."
+    "Answer the following multiple choice question. The last line of your response should be of the following "
+    "format: 'Answer: $LETTER' (without quotes) where LETTER is one of ABCD. Think step by step before answering."
 )
 
 
@@ -77,6 +81,8 @@ def load(data_dir: Path | None) -> list[Problem]:
     else:
         rows, source = load_hub(NAME, HUB_ID, HUB_REVISION, HUB_SPLIT, config=HUB_CONFIG), f"{HUB_ID}/{HUB_CONFIG}@{HUB_REVISION}"
     validate(rows, benchmark=NAME, source=source, count=ROWS, fields=FIELDS)
+    if data_dir is not None:
+        check_sha256(path, LOCAL_SHA256, NAME)
     problems = []
     for r in rows:
         rid = r["Record ID"].strip()

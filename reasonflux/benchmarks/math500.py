@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reasonflux.benchmarks._common import load_hub, local_file, math_prompt, read_jsonl, validate
+from reasonflux.benchmarks._common import check_sha256, load_hub, local_file, math_prompt, read_jsonl, validate
 from reasonflux.types import Problem
 
 NAME = "math500"
@@ -23,6 +23,7 @@ HUB_ID = "HuggingFaceH4/MATH-500"
 HUB_REVISION = "main"
 HUB_SPLIT = "test"
 LOCAL_FILE = "math500/test.jsonl"
+LOCAL_SHA256 = "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132"  # the manifest: local files are refused unless their bytes match
 ROWS = 500
 FIELDS = ("problem", "answer", "subject", "level", "unique_id")
 GROUPS = ("subject", "level")  # accuracy is also reported by these meta keys
@@ -35,6 +36,8 @@ def load(data_dir: Path | None) -> list[Problem]:
     else:
         rows, source = load_hub(NAME, HUB_ID, HUB_REVISION, HUB_SPLIT), f"{HUB_ID}@{HUB_REVISION}"
     validate(rows, benchmark=NAME, source=source, count=ROWS, fields=FIELDS)
+    if data_dir is not None:
+        check_sha256(path, LOCAL_SHA256, NAME)
     return [Problem(id=str(r["unique_id"]), problem=r["problem"], answer=str(r["answer"]), kind="math",
                     meta={"subject": r["subject"], "level": int(r["level"])}) for r in rows]
 

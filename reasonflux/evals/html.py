@@ -4,7 +4,8 @@ Sections: the summary table with intervals; plots — accuracy vs number of samp
 from the sample pool), completion-length histograms split by correct/incorrect, cap-hit and
 no-answer rates; a per-problem drill-down where each shown response folds its reasoning in
 ``<details>``. Long responses are cut in the middle and only the first few samples of a problem are
-shown (constants below) so that a 64-sample run stays a page a browser opens.
+shown (constants below) so that a 64-sample run stays a page a browser opens. Model (and server)
+text passes through :mod:`reasonflux.evals.redact`: 8-word stretches copied from GPQA are masked.
 
     python -c "from reasonflux.evals import store, html; print(len(html.render_html(store.load_run('runs/demo'))))"
 """
@@ -15,7 +16,7 @@ import html as _html
 import math
 from typing import Any
 
-from reasonflux.evals.report import SUMMARY_HEADER, TITLES, _num_first, ordered, pct, protocol_line, summary_rows
+from reasonflux.evals.report import SUMMARY_HEADER, TITLES, _num_first, ordered, partial_note, pct, protocol_line, summary_rows
 
 HTML_SAMPLES_PER_PROBLEM = 4
 HTML_MAX_CHARS = 12000  # per response part; the middle of longer texts is cut
@@ -40,7 +41,7 @@ figcaption{font-size:.85em;color:#444;text-align:center}
 details{margin:3px 0}summary{cursor:pointer}
 .ok{color:#2e7d32;font-weight:600}.bad{color:#c62828;font-weight:600}
 .chip{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:2px;vertical-align:middle}
-.chip.ok{background:#2e7d32}.chip.bad{background:#c62828}
+.chip.ok{background:#2e7d32}.chip.bad{background:#c62828}.chip.err{background:#9e9e9e}
 pre{white-space:pre-wrap;word-wrap:break-word;background:#fafafa;border:1px solid #eee;padding:8px;font-size:.85em;max-height:520px;overflow:auto}
 .sample{border-left:3px solid #ddd;padding-left:10px;margin:8px 0}.note{background:#fff8e1;border:1px solid #ffe082;padding:8px}
 .muted{color:#777}
@@ -132,6 +133,8 @@ def length_histogram(title: str, samples: list[dict[str, Any]]) -> str:
     for s, t in zip(samples, toks):
         bins["correct" if s.get("correct") else "incorrect"][min(HIST_BINS - 1, t // width)] += 1
     ymax = max(max(bins["correct"]), max(bins["incorrect"]), 1)
+    step = count_step(ymax)
+    top = step * math.ceil(ymax / step)  # the y axis ends on an integer tick
     x0, x1 = MARGIN["l"], PLOT_W - MARGIN["r"]
     y0, y1 = PLOT_H - MARGIN["b"], MARGIN["t"] + 16
     bw = (x1 - x0) / HIST_BINS
@@ -141,13 +144,23 @@ def length_histogram(title: str, samples: list[dict[str, Any]]) -> str:
             c = bins[key][i]
             if not c:
                 continue
-            h = (y0 - y1) * c / ymax
+            h = (y0 - y1) * c / top
             body.append(f'<rect x="{x0 + i * bw + j * bw / 2 + 0.5:.1f}" y="{y0 - h:.1f}" width="{bw / 2 - 1:.1f}" height="{h:.1f}" '
                         f'fill="{COLORS[key]}"><title>{key}: {c} samples with {i * width}-{(i + 1) * width - 1} tokens</title></rect>')
     xticks = [(x0 + i * bw, f"{i * width}") for i in range(0, HIST_BINS + 1, 5)]
-    return _frame(title, "completion tokens", "samples", body, xticks,
-                  [(y, f"{ymax * i / 4:.0f}") for i, (y, _) in enumerate(_yticks(1.0, False))],
+    yticks = [(y0 - (y0 - y1) * v / top, str(v)) for v in range(0, top + 1, step)]
+    return _frame(title, "completion tokens", "samples", body, xticks, yticks,
                   [("correct", COLORS["correct"]), ("incorrect", COLORS["incorrect"])])
+
+
+def count_step(ymax: int, most: int = 5) -> int:
+    """Tick spacing for a count axis from 0 to ``ymax``: an integer 1, 2, 5, 10, 20, 50 … giving at
+    most ``most`` intervals, so labels are distinct integers (never 0, 0, 1, 2, 2)."""
+    step, k = 1, 0
+    while math.ceil(max(1, ymax) / step) > most:
+        k += 1
+        step = (1, 2, 5)[k % 3] * 10 ** (k // 3)
+    return step
 
 
 def rate_bars(metrics: dict[str, Any]) -> str:
@@ -181,28 +194,36 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _sample_html(s: dict[str, Any]) -> str:
+def _sample_html(s: dict[str, Any], redactor: Any = None) -> str:
     from reasonflux.chat import split_completion
+
+    gpqa = s.get("benchmark") == "gpqa_diamond"
+
+    def shown(text: Any) -> Any:  # model (and server) text as a report may show it: GPQA runs redacted
+        return redactor.text(None if text is None else str(text), gpqa=gpqa) if redactor is not None else text
 
     sp = split_completion(s.get("text") or "", s.get("reasoning"), prefilled=bool(s.get("prefilled")))
     verdict = '<span class="ok">correct</span>' if s.get("correct") else '<span class="bad">incorrect</span>'
+    if s.get("finish_reason") == "error":
+        verdict = '<span class="bad">failed (not an answer; retried on rerun)</span>'
     head = (f'<div class="sample"><div>sample {int(s["sample_index"])}: {verdict} · extracted '
-            f'<code>{esc(s.get("extracted"))}</code> · {esc(s.get("reason"))} · finish {esc(s.get("finish_reason"))} · '
+            f'<code>{esc(shown(s.get("extracted")))}</code> · {esc(s.get("reason"))} · finish {esc(s.get("finish_reason"))} · '
             f'{int(s.get("completion_tokens", 0))} tokens</div>')
     parts = [head]
     if s.get("error"):
-        parts.append(f'<pre>{esc(clip(str(s["error"])))}</pre>')
-    if sp.reasoning:
-        parts.append(f'<details><summary>reasoning ({len(sp.reasoning):,} characters)</summary><pre>{esc(clip(sp.reasoning))}</pre></details>')
+        parts.append(f'<pre>{esc(clip(shown(str(s["error"]))))}</pre>')
+    reasoning = shown(sp.reasoning)
+    if reasoning:
+        parts.append(f'<details><summary>reasoning ({len(reasoning):,} characters)</summary><pre>{esc(clip(reasoning))}</pre></details>')
     if sp.answer is None:
         parts.append('<div class="muted">(no answer: the reasoning never closed)</div>')
     else:
-        parts.append(f'<pre>{esc(clip(sp.answer))}</pre>')
+        parts.append(f'<pre>{esc(clip(shown(sp.answer)))}</pre>')
     parts.append("</div>")
     return "".join(parts)
 
 
-def _drilldown(b: str, problems: list[dict[str, Any]], samples: list[dict[str, Any]], n: int) -> str:
+def _drilldown(b: str, problems: list[dict[str, Any]], samples: list[dict[str, Any]], n: int, redactor: Any = None) -> str:
     by: dict[str, list[dict[str, Any]]] = {}
     for s in samples:
         if s["benchmark"] == b and int(s["sample_index"]) < n:
@@ -211,11 +232,12 @@ def _drilldown(b: str, problems: list[dict[str, Any]], samples: list[dict[str, A
     for p in problems:
         ss = sorted(by.get(p["id"], []), key=lambda s: int(s["sample_index"]))
         c = sum(bool(s.get("correct")) for s in ss)
-        chips = "".join(f'<span class="chip {"ok" if s.get("correct") else "bad"}"></span>' for s in ss[:64])
+        chips = "".join(f'<span class="chip {"err" if s.get("finish_reason") == "error" else "ok" if s.get("correct") else "bad"}"></span>'
+                        for s in ss[:64])
         meta = " · ".join(f"{k} {v}" for k, v in p.get("meta", {}).items() if k not in ("choices",))
         summary = f'{chips} <b>{esc(p["id"])}</b> · gold <code>{esc(p["answer"])}</code> · {c}/{len(ss)} correct' + (f' · <span class="muted">{esc(meta)}</span>' if meta else "")
         body = [f'<pre>{esc(clip(p["problem"]))}</pre>' if "problem" in p else f'<div class="muted">{esc(WITHHELD)}</div>']
-        body += [_sample_html(s) for s in ss[:HTML_SAMPLES_PER_PROBLEM]]
+        body += [_sample_html(s, redactor) for s in ss[:HTML_SAMPLES_PER_PROBLEM]]
         if len(ss) > HTML_SAMPLES_PER_PROBLEM:
             body.append(f'<div class="muted">{len(ss) - HTML_SAMPLES_PER_PROBLEM} more samples in samples.jsonl</div>')
         out.append(f"<details><summary>{summary}</summary>{''.join(body)}</details>")
@@ -225,12 +247,19 @@ def _drilldown(b: str, problems: list[dict[str, Any]], samples: list[dict[str, A
 def render_html(run: Any) -> str:
     from reasonflux.evals.runner import n_for
 
+    from reasonflux.evals.redact import REDACT_WORDS, for_run
+
     m = run.metrics
     benches = ordered(m.get("benchmarks", {}))
+    redactor = for_run(run)
     sections = [f"<h1>reasonflux eval: {esc(run.label)}</h1>", f'<p class="protocol">{esc(protocol_line(run.config))}</p>']
+    note = partial_note(m)
+    if note:
+        sections.append(f'<p class="note"><b>{esc(note)}</b></p>')
     if "gpqa_diamond" in benches:
-        sections.append('<p class="note">This page holds model responses to GPQA-Diamond questions, which may quote them: '
-                        'keep it private (GPQA asks that its questions never be published).</p>')
+        sections.append(f'<p class="note">Model text shown here that shares {REDACT_WORDS} consecutive words with a GPQA-Diamond '
+                        'question or its choices is redacted (GPQA asks that its questions never be published); '
+                        'samples.jsonl keeps the raw responses: keep it private.</p>')
     sections += ["<h2>Summary</h2>", _table(SUMMARY_HEADER, summary_rows(m)),
                  '<p class="muted">avg@n = pass@1 as the mean over all samples; ± standard error and 95% bootstrap interval over problems.</p>']
     plots = []
@@ -257,7 +286,7 @@ def render_html(run: Any) -> str:
     for b in benches:
         probs = [p for p in run.problems if p["benchmark"] == b]
         sections.append(f"<h3>{esc(TITLES.get(b, b))} ({len(probs)} problems)</h3>")
-        sections.append(_drilldown(b, probs, run.samples, n_for(run.config, b)))
+        sections.append(_drilldown(b, probs, run.samples, n_for(run.config, b), redactor))
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"

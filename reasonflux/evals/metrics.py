@@ -2,7 +2,7 @@
 
 Per benchmark (``benchmark_metrics``): avg@n (pass@1 as the mean over samples), the unbiased
 pass@k estimator (Chen et al., 2021) for k in powers of two up to n, maj@k (cons@k) with
-equivalence-aware voting, standard error and a seeded bootstrap 95% interval over problems,
+equivalence-aware voting (exact: a closed form over vote counts, ties split evenly), standard error and a seeded bootstrap 95% interval over problems,
 no-answer, cap-hit (truncation) and error rates, completion-token mean/median/p90, and for
 MATH500 the same accuracy by subject and level.
 
@@ -14,20 +14,13 @@ A sample here is a dict with at least ``correct`` (bool), ``extracted`` (str or 
 
 from __future__ import annotations
 
-import itertools
 import math
-import random
 import statistics
 from typing import Any, Callable, Sequence
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 CI_LEVEL = 0.95
-# maj@k for k < n is the mean majority accuracy over all k-subsets of a problem's samples when there
-# are at most MAJ_EXACT_MAX of them, else over MAJ_SUBSETS seeded random k-subsets.
-MAJ_EXACT_MAX = 256
-MAJ_SUBSETS = 64
-MAJ_SEED = 0
 
 Equiv = Callable[[str, str], bool]
 
@@ -111,38 +104,82 @@ def vote_clusters(answers: Sequence[str | None], equiv: Equiv) -> list[int | Non
     return out
 
 
-def majority_correct(clusters: Sequence[int | None], correct: Sequence[bool], idx: Sequence[int]) -> bool:
-    """Whether the majority answer among samples ``idx`` is correct. Ties go to the answer seen
-    first (lowest sample index); samples without an answer do not vote; no votes = wrong."""
+def cluster_verdicts(clusters: Sequence[int | None], correct: Sequence[bool]) -> dict[int, bool]:
+    """Whether each answer cluster is correct: the verdict of its first sample (the grader's
+    equivalence, which formed the clusters, makes the members agree)."""
+    out: dict[int, bool] = {}
+    for c, ok in zip(clusters, correct):
+        if c is not None and c not in out:
+            out[c] = bool(ok)
+    return out
+
+
+def majority_score(clusters: Sequence[int | None], correct: Sequence[bool], idx: Sequence[int]) -> float:
+    """Majority vote over samples ``idx``: 1 if the most-voted answer is correct, 0 if not; a tie
+    between the top answers scores the share of correct ones among them (the expected verdict of a
+    uniformly random tie-break). Samples without an answer do not vote; no votes = 0."""
+    verdict = cluster_verdicts(clusters, correct)
     counts: dict[int, int] = {}
-    first: dict[int, int] = {}
-    for i in sorted(idx):
+    for i in idx:
         c = clusters[i]
-        if c is None:
-            continue
-        counts[c] = counts.get(c, 0) + 1
-        first.setdefault(c, i)
+        if c is not None:
+            counts[c] = counts.get(c, 0) + 1
     if not counts:
-        return False
-    best = max(counts, key=lambda c: (counts[c], -first[c]))
-    return bool(correct[first[best]])
+        return 0.0
+    top = max(counts.values())
+    best = [c for c, v in counts.items() if v == top]
+    return sum(verdict[c] for c in best) / len(best)
 
 
-def maj_at_k(clusters: Sequence[int | None], correct: Sequence[bool], k: int, *, seed: int = MAJ_SEED,
-             subsets: int = MAJ_SUBSETS) -> float:
-    """maj@k for one problem: the expected majority verdict over k-subsets of its n samples (exact
-    when there are few subsets, else estimated from seeded random ones)."""
+def maj_at_k(clusters: Sequence[int | None], correct: Sequence[bool], k: int) -> float:
+    """maj@k for one problem, exactly: the mean of :func:`majority_score` over all C(n, k)
+    k-subsets of its n samples, computed in closed form from the vote counts.
+
+    For each correct answer cluster c (m_c votes among n) and each v >= 1 votes it gets in the
+    subset, count the subsets where every other cluster gets at most v votes, with t of them tied
+    at v, weighted 1/(1+t); a polynomial product over the other clusters counts those subsets
+    (samples without an answer and clusters smaller than v enter as one binomial). Integer
+    arithmetic throughout, so the result is exact up to the final division.
+    """
+    from fractions import Fraction
+
     n = len(clusters)
     if not 1 <= k <= n:
         raise ValueError(f"maj_at_k needs 1 <= k <= n (n={n}, k={k})")
-    if k == n:
-        return float(majority_correct(clusters, correct, range(n)))
-    if k == 1:  # a single vote is that sample's own verdict
-        return mean([float(c) for c in correct])
-    if math.comb(n, k) <= MAJ_EXACT_MAX:
-        return mean([float(majority_correct(clusters, correct, idx)) for idx in itertools.combinations(range(n), k)])
-    rng = random.Random(seed)
-    return mean([float(majority_correct(clusters, correct, rng.sample(range(n), k))) for _ in range(subsets)])
+    verdict = cluster_verdicts(clusters, correct)
+    size: dict[int, int] = {}
+    for c in clusters:
+        if c is not None:
+            size[c] = size.get(c, 0) + 1
+    total = Fraction(0)
+    for c, ok in verdict.items():
+        if not ok:
+            continue
+        others = [m for d, m in size.items() if d != c]
+        for v in range(1, min(size[c], k) + 1):
+            rest = k - v
+            free = n - size[c] - sum(m for m in others if m >= v)  # no-answer samples and clusters < v: any count
+            # poly[t][s]: ways for the clusters with >= v samples to give s votes in all, t of them exactly v
+            big = [m for m in others if m >= v]
+            poly = [[0] * (rest + 1) for _ in range(len(big) + 1)]
+            poly[0][0] = 1
+            for m in big:
+                nxt = [[0] * (rest + 1) for _ in range(len(big) + 1)]
+                for t, row in enumerate(poly):
+                    for s, ways in enumerate(row):
+                        if not ways:
+                            continue
+                        for j in range(0, min(v, rest - s) + 1):
+                            if j == v:
+                                nxt[t + 1][s + j] += ways * math.comb(m, j)
+                            else:
+                                nxt[t][s + j] += ways * math.comb(m, j)
+                poly = nxt
+            for t, row in enumerate(poly):
+                ways = sum(row[s] * math.comb(free, rest - s) for s in range(rest + 1))
+                if ways:
+                    total += Fraction(math.comb(size[c], v) * ways, t + 1)
+    return float(total / math.comb(n, k))
 
 
 def _summary(scores: list[float]) -> dict[str, Any]:
@@ -196,8 +233,10 @@ def benchmark_metrics(pool: dict[str, list[dict[str, Any]]], *, equiv: Equiv,
 def run_metrics(problems: list[dict[str, Any]], samples: list[dict[str, Any]], n_by_benchmark: dict[str, int], *,
                 equiv: Callable[[str], Equiv], groups_by_benchmark: dict[str, Sequence[str]] | None = None) -> dict[str, Any]:
     """Metrics of a whole run: for each benchmark in ``problems`` (rows of problems.jsonl), the
-    samples with index < its n. Problems missing samples (an interrupted run) are left out and
-    counted in ``missing_samples``. ``equiv(kind)`` gives the answer-equivalence for voting;
+    samples with index < its n. A failed sample (``finish_reason == "error"``: the request failed
+    after retries) is not an answer: problems with a failed or missing sample are left out of every
+    figure; failures are counted in ``errors`` (and ``error_rate`` = errors / selected samples),
+    absent samples in ``missing_samples``; ``complete`` only when neither remains. ``equiv(kind)`` gives the answer-equivalence for voting;
     ``groups_by_benchmark`` names the meta keys to break accuracy down by (e.g. subject, level)."""
     order: list[str] = []
     for p in problems:
@@ -209,18 +248,21 @@ def run_metrics(problems: list[dict[str, Any]], samples: list[dict[str, Any]], n
         probs = [p for p in problems if p["benchmark"] == b]
         n = int(n_by_benchmark[b])
         pool: dict[str, list[dict[str, Any]]] = {}
-        missing = 0
+        missing = errors = 0
         for p in probs:
             got = [index.get((b, p["id"], i)) for i in range(n)]
             lost = sum(s is None for s in got)
-            if lost:
-                missing += lost
-            else:
+            failed = sum(s is not None and s.get("finish_reason") == "error" for s in got)
+            missing += lost
+            errors += failed
+            if not lost and not failed:
                 pool[p["id"]] = got  # type: ignore[assignment]
         kind = probs[0].get("kind", "math")
         groups = {g: {p["id"]: str(p.get("meta", {}).get(g, "?")) for p in probs}
                   for g in (groups_by_benchmark or {}).get(b, ())}
         m = benchmark_metrics(pool, equiv=equiv(kind), groups=groups)
-        m.update({"kind": kind, "selected_problems": len(probs), "missing_samples": missing, "complete": missing == 0})
+        m.update({"kind": kind, "selected_problems": len(probs), "errors": errors,
+                  "error_rate": errors / (len(probs) * n) if probs and n else 0.0,
+                  "missing_samples": missing, "complete": missing == 0 and errors == 0})
         out[b] = m
     return out

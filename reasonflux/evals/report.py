@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reasonflux.benchmarks import TABLE_ORDER
+from reasonflux.evals.methods import label as method_label, report_lines as method_report_lines
 
 TITLES = {"aime24": "AIME24", "aime25": "AIME25", "math500": "MATH500", "gpqa_diamond": "GPQA-D"}
 
@@ -63,9 +64,21 @@ def headline(m: dict[str, Any]) -> dict[str, Any]:
     return {"acc": pct(a["value"]), "stderr": pct(a["stderr"]), "ci": f"[{pct(a['ci95'][0])}, {pct(a['ci95'][1])}]"}
 
 
+def problems_cell(m: dict[str, Any]) -> str:
+    """Problems scored: ``500``, or ``3 of 500`` when fewer than the full benchmark count."""
+    got, full = int(m.get("problems", 0)), m.get("benchmark_problems")
+    return f"{got} of {full}" if m.get("partial") and full else str(got)
+
+
+def errors_cell(m: dict[str, Any]) -> str:
+    """Failed samples (requests that failed after retries), plus samples never generated."""
+    errors, missing = int(m.get("errors", 0)), int(m.get("missing_samples", 0))
+    return f"{errors} (+{missing} missing)" if missing else str(errors)
+
+
 def summary_rows(metrics: dict[str, Any]) -> list[list[str]]:
-    """One row per benchmark: name, problems, n, avg@n, ±stderr, 95% CI, pass@n, maj@n, no-answer,
-    cap-hit, completion tokens mean/median/p90."""
+    """One row per benchmark: name, problems (``3 of 500`` when partial), n, avg@n, ±stderr, 95% CI,
+    pass@n, maj@n, no-answer, cap-hit, errors, completion tokens mean/median/p90."""
     rows = []
     for b in ordered(metrics.get("benchmarks", {})):
         m = metrics["benchmarks"][b]
@@ -73,26 +86,47 @@ def summary_rows(metrics: dict[str, Any]) -> list[list[str]]:
         kmax = str(max((int(k) for k in m.get("pass@k", {})), default=0)) or "–"
         t = m.get("completion_tokens", {})
         toks = f"{t['mean']:.0f}/{t['median']:.0f}/{t['p90']:.0f}" if t else "–"
-        incomplete = "" if m.get("complete", True) else f" (missing {m.get('missing_samples')})"
+        incomplete = "" if m.get("complete", True) else " (incomplete)"
         rows.append([
-            TITLES.get(b, b) + incomplete, str(m.get("problems", 0)), str(m.get("n", 0)), h["acc"], h["stderr"], h["ci"],
+            TITLES.get(b, b) + incomplete, problems_cell(m), str(m.get("n", 0)), h["acc"], h["stderr"], h["ci"],
             pct(m.get("pass@k", {}).get(kmax, {}).get("value")) if kmax != "0" else "–",
             pct(m.get("maj@k", {}).get(kmax, {}).get("value")) if kmax != "0" else "–",
-            pct(m.get("no_answer_rate")), pct(m.get("cap_hit_rate")), toks,
+            pct(m.get("no_answer_rate")), pct(m.get("cap_hit_rate")), errors_cell(m), toks,
         ])
     return rows
 
 
 SUMMARY_HEADER = ["benchmark", "problems", "n", "avg@n %", "± se", "95% CI", "pass@n %", "maj@n %", "no answer %",
-                  "cap hit %", "tokens mean/med/p90"]
+                  "cap hit %", "errors", "tokens mean/med/p90"]
 
 
-COMPACT_HEADER = ["benchmark", "problems×n", "avg@n % ± se", "95% CI", "pass@n", "maj@n", "no ans", "cap hit", "tokens"]
+COMPACT_HEADER = ["benchmark", "problems", "n", "avg@n % ± se", "95% CI", "pass@n", "maj@n", "no ans", "cap hit", "errors", "tokens"]
 
 
 def compact_rows(metrics: dict[str, Any]) -> list[list[str]]:
     """``summary_rows`` narrowed for an 80-column terminal (tokens: mean/median/p90)."""
-    return [[r[0], f"{r[1]}×{r[2]}", f"{r[3]} ± {r[4]}", r[5], r[6], r[7], r[8], r[9], r[10]] for r in summary_rows(metrics)]
+    return [[r[0], r[1], r[2], f"{r[3]} ± {r[4]}", r[5], r[6], r[7], r[8], r[9], r[10], r[11]] for r in summary_rows(metrics)]
+
+
+def partial_note(metrics: dict[str, Any]) -> str | None:
+    """One sentence when any benchmark is partial (its figure is not comparable with full-set figures)."""
+    parts = []
+    for b in ordered(metrics.get("benchmarks", {})):
+        m = metrics["benchmarks"][b]
+        if m.get("partial"):
+            why = [f"{m[k]} samples {w}" for k, w in (("errors", "failed"), ("missing_samples", "missing")) if m.get(k)]
+            extra = f" ({', '.join(why)})" if why else ""
+            full = m.get("benchmark_problems")
+            parts.append(f"{TITLES.get(b, b)} {m.get('problems', 0)} of {full} problems{extra}" if full else f"{TITLES.get(b, b)}{extra}")
+    if not parts:
+        return None
+    return ("Partial run: " + "; ".join(parts) + ". These figures cover a subset and are not comparable with "
+            "full-benchmark results (reported figures included).")
+
+
+def comparable(m: dict[str, Any] | None) -> bool:
+    """Whether a benchmark's figure may stand beside a reported full-set figure."""
+    return bool(m) and "avg@n" in m and not m.get("partial") and m.get("complete", True)
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -112,10 +146,15 @@ def protocol_line(config: dict[str, Any]) -> str:
 def render_markdown(run: Any) -> str:
     """report.md of one run."""
     m = run.metrics
-    parts = [f"# reasonflux eval: {run.label}", "", protocol_line(run.config), "",
-             md_table(SUMMARY_HEADER, summary_rows(m)), ""]
+    parts = [f"# reasonflux eval: {run.label}", "", protocol_line(run.config), ""]
+    note = partial_note(m)
+    if note:
+        parts += [f"**{note}**", ""]
+    parts += [md_table(SUMMARY_HEADER, summary_rows(m)), ""]
     parts += ["avg@n is pass@1 estimated as the mean over all samples; the interval is a bootstrap over problems "
-              "(1000 resamples, seeded).", ""]
+              "(1000 resamples, seeded). errors: samples whose request failed after retries (not answers: their "
+              "problems are left out of every figure; rerun the same command to retry them).", ""]
+    parts += method_report_lines(run)  # hints / navigator settings and fallbacks (evals/methods.py)
     ks_rows = []
     for b in ordered(m.get("benchmarks", {})):
         bm = m["benchmarks"][b]
@@ -132,7 +171,9 @@ def render_markdown(run: Any) -> str:
     if known:
         rep = REPORTED[known]["scores"]
         row = [f"{known} (reported)"] + [f"{rep[b]:.1f}" if b in rep else "–" for b in ordered(m.get("benchmarks", {}))]
-        ours = [run.label] + [headline(m["benchmarks"][b])["acc"] for b in ordered(m.get("benchmarks", {}))]
+        ours = [run.label] + [headline(m["benchmarks"][b])["acc"] if comparable(m["benchmarks"][b])
+                              else f"not comparable ({problems_cell(m['benchmarks'][b])} problems)"
+                              for b in ordered(m.get("benchmarks", {}))]
         parts += ["## Beside the reported figures", "", md_table(["run"] + [TITLES.get(b, b) for b in ordered(m["benchmarks"])], [ours, row]),
                   "", f"Reported figures: {REPORTED_SOURCE}.", ""]
     return "\n".join(parts)
@@ -145,11 +186,32 @@ def _num_first(s: str) -> tuple[int, Any]:
         return (1, s)
 
 
+RUN_NOTE = "README.md"  # in every run directory: what its files hold (and what must stay private)
+
+
+def run_note(run: Any) -> str:
+    """The run directory's README.md: its files, and where raw GPQA-quoting text may be."""
+    from reasonflux.evals.redact import REDACT_WORDS
+
+    lines = [f"# reasonflux eval run: {run.label}", "",
+             "- `config.yaml`: the resolved settings; `problems.jsonl`: the selected problems (GPQA: ids only, no text)",
+             "- `samples.jsonl`: every sample's raw model response, verdict and tokens (a failed request is a line "
+             "with `finish_reason: error`; the next run of the same command retries it)",
+             "- `metrics.json`, `report.md`, `report.html`: figures computed from samples.jsonl", ""]
+    if any(p.get("benchmark") == "gpqa_diamond" for p in run.problems):
+        lines += ["GPQA-Diamond: its authors ask that its questions never be published. `samples.jsonl` keeps the raw "
+                  "responses unredacted (your own data, needed to rescore), and models often restate the question: "
+                  "keep this directory private. `report.md`, `report.html` and the printed tables redact any stretch "
+                  f"of model text sharing {REDACT_WORDS} consecutive words with a GPQA question or its choices.", ""]
+    return "\n".join(lines)
+
+
 def write_reports(run: Any) -> None:
     from reasonflux.evals import html, store
 
     store.write_text(run.path / store.REPORT_MD, render_markdown(run))
     store.write_text(run.path / store.REPORT_HTML, html.render_html(run))
+    store.write_text(run.path / RUN_NOTE, run_note(run))
 
 
 def seed_table(runs: list[Any], *, all_reported: bool = False) -> tuple[list[str], list[list[str]]]:
@@ -168,11 +230,19 @@ def seed_table(runs: list[Any], *, all_reported: bool = False) -> tuple[list[str
                 continue
             h = headline(m)
             mark = "" if m.get("complete", True) else "*"
-            cells.append(f"{h['acc']} ± {h['stderr']}{mark}" if m.get("problems", 0) > 1 else f"{h['acc']}{mark}")
-        rows.append([r.label, str(r.config.get("model", ""))] + cells)
+            part = f" [{problems_cell(m)}]" if m.get("partial") else ""
+            errs = f" ({m['errors']} failed)" if m.get("errors") else ""
+            cells.append((f"{h['acc']} ± {h['stderr']}" if m.get("problems", 0) > 1 else h["acc"]) + mark + part + errs)
+        rows.append([r.label, method_label(r.config)] + cells)  # model [method]: methods side by side as rows
         known = known_model(r.config.get("model"))
         if known and known not in shown:
-            rows.append(_reported_row(known, benches))
+            # A partial figure never stands beside the reported one as if comparable: those cells stay empty.
+            bms = r.metrics.get("benchmarks", {})
+            row = _reported_row(known, benches)
+            for j, b in enumerate(benches):
+                if b in bms and not comparable(bms[b]):
+                    row[2 + j] = "– (run partial)"
+            rows.append(row)
             shown.add(known)
     if all_reported:
         rows += [_reported_row(k, benches) for k in REPORTED if k not in shown]
@@ -197,7 +267,11 @@ def compare_runs(a: Any, b: Any) -> list[dict[str, Any]]:
                 out.setdefault((s["benchmark"], s["problem_id"]), []).append(s)
         return out
 
-    pa, pb = by_problem(a), by_problem(b)
+    def answered(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        # a problem with a failed request has no verdict to compare (failures are not answers)
+        return {k: v for k, v in groups.items() if not any(s.get("finish_reason") == "error" for s in v)}
+
+    pa, pb = answered(by_problem(a)), answered(by_problem(b))
     gold = {(p["benchmark"], p["id"]): p["answer"] for p in a.problems + b.problems}
     diffs = []
     for key in sorted(set(pa) & set(pb)):

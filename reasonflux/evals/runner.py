@@ -9,6 +9,11 @@ writes ``report.md`` and ``report.html``. A restarted run skips what is done; be
 seed is derived from (seed, benchmark, problem id, sample index), a resumed run equals an
 uninterrupted one with a deterministic backend.
 
+Failures: a request that failed after the backend's retries is appended as a failure
+(``finish_reason: "error"``), never graded, and retried by the next run; ``max_consecutive_errors``
+failures in a row stop the generation (the backend is down); ``eval`` then exits 3 with one line
+(:func:`failure_summary`).
+
     reasonflux eval --model smollm2 --preset quick --benchmarks math500 --limit 5 --out runs/demo
 """
 
@@ -24,40 +29,48 @@ from typing import Any
 
 from reasonflux.backends import BackendConfig
 from reasonflux.benchmarks import TABLE_ORDER
+from reasonflux.errors import UserError
+from reasonflux.evals.methods import METHOD_DEFINING, MethodConfig, method_messages, method_metrics
 from reasonflux.scale import ScaleConfig
 
 RUNS_ROOT = "runs"
 # Settings that change what a sample *is*: a run directory refuses to mix samples made under different values.
-SAMPLE_DEFINING = ("model", "format", "temperature", "top_p", "max_tokens", "seed", "prompt_style", "system", "prefill")
+SAMPLE_DEFINING = ("model", "format", "temperature", "top_p", "max_tokens", "seed", "prompt_style", "system", "prefill") + METHOD_DEFINING
 LOG_EVERY_S = 30.0  # progress line interval when stderr is not a terminal (nohup, CI logs)
 SEED_BITS = 31
 # Requests per generate call: 4x vLLM's default max_num_seqs (256), so the engine stays full except in
 # the last chunk's tail, while a crash with a backend that reports only at the end of a call (offline
 # vLLM) loses at most one chunk.
 REQUEST_BATCH = 1024
+# A backend that fails this many samples in a row (after its own retries) is down: the run stops
+# instead of turning every remaining sample into an error; finished samples stay, rerun to retry.
+MAX_CONSECUTIVE_ERRORS = 16
+# Exit code of a run that ended with failed or unattempted samples (a user error is 2).
+FAILED_EXIT_CODE = 3
 
 
 @dataclass
-class EvalConfig(ScaleConfig, BackendConfig):
+class EvalConfig(MethodConfig, ScaleConfig, BackendConfig):
     """``reasonflux eval`` settings; the presets in ``reasonflux/evals/presets/*.yaml`` use these keys."""
 
     benchmarks: list[str] = field(default_factory=lambda: list(TABLE_ORDER),
                                   metadata={"help": "comma-separated: aime24,aime25,math500,gpqa_diamond"})
-    out: str = field(default="", metadata={"help": f"run directory (default {RUNS_ROOT}/<model name>); rerun the same command to resume", "short": "-o"})
+    out: str = field(default="", metadata={"help": f"run directory (default {RUNS_ROOT}/<model name>); rerun the same command to resume", "short": "-o", "path": "out_dir"})
     name: str | None = field(default=None, metadata={"help": "label of this run in tables (default: the run directory's name)"})
-    data_dir: str | None = field(default=None, metadata={"help": "local benchmark files laid out like ../shared/benchdata (else $REASONFLUX_DATA_DIR, else the hub)"})
+    data_dir: str | None = field(default=None, metadata={"help": "local benchmark files laid out like ../shared/benchdata (else $REASONFLUX_DATA_DIR, else the hub)", "path": "dir"})
     prompt_style: str = field(default="raw", metadata={"help": "raw (the problem as the user turn) | instruct (plus the benchmark's answer-format instruction)"})
     system: str | None = field(default=None, metadata={"help": "system prompt (none by default)"})
     prefill: str = field(default="", metadata={"help": "assistant text the model continues, e.g. '<think>\\n'"})
-    n: int | None = field(default=None, metadata={"help": "samples per problem for every benchmark (default: n_per_benchmark, else 1)"})
+    n: int | None = field(default=None, metadata={"help": "samples per problem for every benchmark (default: n_per_benchmark, else 1)", "min": 1})
     n_per_benchmark: dict[str, int] = field(default_factory=dict, metadata={"cli": False, "help": "YAML only: samples per problem by benchmark"})
-    temperature: float = field(default=0.0, metadata={"help": "0 = greedy"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
-    max_tokens: int = field(default=32768, metadata={"help": "new tokens per sample (reasoning + answer)"})
-    limit: int | None = field(default=None, metadata={"help": "first N problems of each benchmark"})
+    temperature: float = field(default=0.0, metadata={"help": "0 = greedy", "min": 0})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling", "gt": 0, "max": 1})
+    max_tokens: int = field(default=32768, metadata={"help": "new tokens per sample (reasoning + answer)", "min": 1})
+    limit: int | None = field(default=None, metadata={"help": "first N problems of each benchmark", "min": 1})
     problems: list[str] = field(default_factory=list, metadata={"help": "comma-separated problem ids (e.g. 2024-I-1)"})
-    request_batch: int = field(default=REQUEST_BATCH, metadata={"help": "requests per backend.generate call: large keeps the engine busy; a backend that reports only when a call ends loses at most this many on a crash"})
-    quiet: bool = field(default=False, metadata={"help": "no progress bars or tables"})
+    request_batch: int = field(default=REQUEST_BATCH, metadata={"help": "requests per backend.generate call: large keeps the engine busy; a backend that reports only when a call ends loses at most this many on a crash", "min": 1})
+    max_consecutive_errors: int = field(default=MAX_CONSECUTIVE_ERRORS, metadata={"help": "stop the run after this many failed samples in a row (the backend is down); 0 = never stop", "min": 0})
+    quiet: bool = field(default=False, metadata={"help": "no progress bars or tables (ours and the libraries'); progress still goes to progress.log"})
 
 
 def n_for(cfg: EvalConfig | dict[str, Any], benchmark: str) -> int:
@@ -113,6 +126,8 @@ def check(cfg: EvalConfig) -> None:
         raise UserError(f"--limit must be at least 1 (got {cfg.limit})")
     if cfg.max_tokens < 1 or cfg.request_batch < 1:
         raise UserError("--max-tokens and --request-batch must be at least 1")
+    if cfg.max_consecutive_errors < 0:
+        raise UserError(f"--max-consecutive-errors must not be negative (got {cfg.max_consecutive_errors})")
 
 
 def select_problems(cfg: EvalConfig) -> dict[str, list[Any]]:
@@ -141,7 +156,8 @@ def select_problems(cfg: EvalConfig) -> dict[str, list[Any]]:
 
 def build_messages(cfg: EvalConfig, module: Any, problem: Any) -> list[dict[str, str]]:
     msgs = [{"role": "system", "content": cfg.system}] if cfg.system else []
-    return msgs + [{"role": "user", "content": module.prompt(problem, cfg.prompt_style)}]
+    msgs = msgs + [{"role": "user", "content": module.prompt(problem, cfg.prompt_style)}]
+    return method_messages(cfg, msgs, problem)  # --method hints: templates in the prompt (evals/methods.py)
 
 
 def problem_rows(selected: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -202,7 +218,8 @@ def make_record(item: Item, comp: Any, *, seed: int, prefilled: bool) -> dict[st
     else:
         # A server that returns reasoning separately hands us the answer part only.
         v = grade(response=comp.text, gold=item.problem.answer, kind=item.problem.kind,
-                  prefilled=prefilled and not comp.reasoning, finish_reason=comp.finish_reason)
+                  prefilled=prefilled and not comp.reasoning, finish_reason=comp.finish_reason,
+                  problem=item.problem.problem)  # #12: the question tells whether a percent is asked for
         extracted, correct, reason = v.extracted, bool(v.correct), v.reason
     return {
         "benchmark": item.benchmark, "problem_id": item.problem.id, "sample_index": item.index,
@@ -225,6 +242,7 @@ class Tracker:
         self.log = not quiet and not self.console.is_terminal
         self.done = dict.fromkeys(totals, 0)
         self.correct = dict.fromkeys(totals, 0)
+        self.failed = dict.fromkeys(totals, 0)  # failures are not answers: out of the running accuracy
         self.tokens = 0
         self.start = time.perf_counter()
         self.last_log = self.start
@@ -247,15 +265,18 @@ class Tracker:
         b = rec["benchmark"]
         self.done[b] += 1
         self.correct[b] += bool(rec["correct"])
+        self.failed[b] += rec.get("finish_reason") == "error"
         self.tokens += rec["completion_tokens"]
         if self.progress is not None:
-            acc = self.correct[b] / self.done[b]
-            self.progress.update(self.tasks[b], advance=1, info=f"acc {acc:.3f}")
+            acc = self.correct[b] / max(1, self.done[b] - self.failed[b])
+            errs = f" · {self.failed[b]} failed" if self.failed[b] else ""
+            self.progress.update(self.tasks[b], advance=1, info=f"acc {acc:.3f}{errs}")
             self.progress.update(self.tasks["_all"], advance=1, info=f"{self.tps():,.0f} tok/s")
         elif self.log and time.perf_counter() - self.last_log >= LOG_EVERY_S:
             self.last_log = time.perf_counter()
             done = sum(self.done.values())
-            accs = " ".join(f"{k} {self.correct[k] / v:.3f}" for k, v in self.done.items() if v)
+            accs = " ".join(f"{k} {self.correct[k] / max(1, v - self.failed[k]):.3f}" + (f" ({self.failed[k]} failed)" if self.failed[k] else "")
+                            for k, v in self.done.items() if v)
             print(f"[eval] {done}/{self.total} samples, {self.tps():,.0f} tok/s, acc {accs}", file=sys.stderr, flush=True)
 
     def tps(self) -> float:
@@ -266,8 +287,114 @@ class Tracker:
             self.progress.stop()
 
 
-def generate_pending(backend: Any, items: list[Item], cfg: EvalConfig, writer: Any, tracker: Tracker, prefilled: bool) -> None:
+def heartbeat(cfg: EvalConfig, run_dir: Path, tracker: Tracker) -> Any:
+    """The progress heartbeat (reasonflux.progress): tokens, tok/s, samples and ETA every 15 s, to the
+    terminal (not with --quiet) and to ``run_dir/progress.log``, whether or not a sample finished."""
+    from reasonflux.progress import LOG_NAME, Heartbeat, stderr_emit
+
+    if cfg.quiet:
+        emit = None
+    elif tracker.progress is not None:  # above the live bars
+        emit = lambda line: tracker.console.print(line, markup=False, highlight=False)  # noqa: E731
+    else:
+        emit = stderr_emit
+    return Heartbeat("eval", tracker.total, lambda: (sum(tracker.done.values()), tracker.tokens),
+                     max_tokens=cfg.max_tokens, log_path=run_dir / LOG_NAME, emit=emit)
+
+
+class SamplesFailed(UserError):
+    """A run that ended with failed or unattempted samples: one line, its own exit code (3)."""
+
+    exit_code = FAILED_EXIT_CODE
+
+
+class BackendDown(Exception):
+    """Raised from the progress callback to abort ``backend.generate`` once the breaker trips."""
+
+
+class FailureBreaker:
+    """Counts failed samples in a row; at ``limit`` (0 = never) the backend is taken to be down."""
+
+    def __init__(self, limit: int):
+        self.limit = int(limit)
+        self.run = 0
+        self.tripped = False
+        self.last_error = ""
+
+    def record(self, rec: dict[str, Any]) -> None:
+        from reasonflux.evals.store import is_failure
+
+        if not is_failure(rec):
+            self.run = 0
+            return
+        self.run += 1
+        self.last_error = str(rec.get("error") or "")
+        if self.limit and self.run >= self.limit and not self.tripped:
+            self.tripped = True
+            raise BackendDown(f"{self.run} samples failed in a row (last: {one_line(self.last_error)})")
+        if self.tripped:
+            raise BackendDown("stopped")
+
+
+def one_line(text: str, limit: int = 160) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def generate_guarded(backend: Any, items: list[Item], cfg: EvalConfig, writer: Any, tracker: Tracker, prefilled: bool) -> None:
+    """``generate_pending`` with the failure breaker: a backend that stops answering ends the
+    generation (finished samples are kept; the rest stay pending for the next run)."""
+    # A backend that reports its own outage (the Ray pool) delivers a failed shard as a burst of
+    # failures: no breaker there.
+    breaker = FailureBreaker(0 if getattr(backend, "handles_outage", False) else cfg.max_consecutive_errors)
+    try:
+        generate_pending(backend, items, cfg, writer, tracker, prefilled, breaker=breaker)
+    except BackendDown as e:
+        tracker.stop()
+        if not cfg.quiet:
+            print(f"[eval] stopping: the backend looks down ({e}); finished samples are saved", file=sys.stderr, flush=True)
+
+
+def check_backend_ready(backend: Any) -> None:
+    """Ask a backend that can tell (``probe()``: the openai backend asks the server) whether it
+    answers at all, so a server that was never started stops the run in seconds with one line
+    instead of after every request's retries."""
+    probe = getattr(backend, "probe", None)
+    if callable(probe):
+        probe()
+
+
+def failure_summary(run_dir: str | Path, metrics: dict[str, Any]) -> str | None:
+    """The one line for a run that ended with failed or missing samples (None when complete)."""
+    from collections import Counter
+
+    from reasonflux.evals import store
+
+    bms = metrics.get("benchmarks", {}).values()
+    failed = sum(int(m.get("errors", 0)) for m in bms)
+    missing = sum(int(m.get("missing_samples", 0)) for m in bms)
+    if not failed and not missing:
+        return None
+    n_by = metrics.get("n", {})
+    reasons = Counter(one_line(s.get("error") or "unknown error", 120)
+                      for s in store.read_samples(Path(run_dir) / store.SAMPLES)
+                      if store.is_failure(s) and int(s["sample_index"]) < int(n_by.get(s["benchmark"], 0)))
+    parts = []
+    if failed:
+        top = reasons.most_common(1)[0][0] if reasons else "unknown error"
+        more = f"; {len(reasons) - 1} other reason(s) in samples.jsonl" if len(reasons) > 1 else ""
+        parts.append(f"{failed} sample{'s' if failed != 1 else ''} failed ({top}{more})")
+    if missing:
+        parts.append(f"{missing} not generated")
+    return f"{' and '.join(parts)}; rerun the same command to retry (results so far in {run_dir})"
+
+
+def generate_pending(backend: Any, items: list[Item], cfg: EvalConfig, writer: Any, tracker: Tracker, prefilled: bool,
+                     breaker: FailureBreaker | None = None) -> None:
     """Send ``items`` in chunks of ``request_batch``; grade and append each completion as it finishes."""
+    if getattr(cfg, "method", "direct") != "direct":  # hints / navigator (evals/methods.py)
+        from reasonflux.evals.methods import generate_with_method
+        return generate_with_method(backend, items, cfg, writer, tracker, prefilled, breaker)
     from reasonflux.types import Completion, Request
 
     for start in range(0, len(items), cfg.request_batch):
@@ -288,6 +415,8 @@ def generate_pending(backend: Any, items: list[Item], cfg: EvalConfig, writer: A
             writer.write(rec)
             with lock:
                 tracker.add(rec)
+            if breaker is not None:
+                breaker.record(rec)  # raises BackendDown (aborting generate) once the backend looks down
 
         outs = backend.generate(requests, progress=finish)
         for i, comps in enumerate(outs):  # backends that report late (or not at all)
@@ -319,7 +448,7 @@ def run(cfg: EvalConfig, backend: Any = None) -> dict[str, Any]:
                 ph = store.prompt_hash(msgs, cfg.prefill)
                 for i in range(n_for(cfg, b)):
                     old = done.get((b, p.id, i))
-                    if old is None:
+                    if old is None or store.is_failure(old):  # failed samples are retried
                         items.append(Item(b, p, i, msgs, ph))
                     elif old.get("prompt_hash") != ph:
                         stale += 1
@@ -335,10 +464,16 @@ def run(cfg: EvalConfig, backend: Any = None) -> dict[str, Any]:
                 from reasonflux.scale import make_backend
 
                 backend = make_backend(cfg, log_dir=run_dir)  # local engine, or replicas on Ray (scale.json)
+            try:
+                check_backend_ready(backend)
+            except BaseException:
+                if own:
+                    backend.close()
+                raise
             tracker = Tracker(totals, cfg.quiet)
             try:
-                with store.SampleWriter(run_dir / store.SAMPLES) as writer:
-                    generate_pending(backend, items, cfg, writer, tracker, prompt_opens_think(cfg, backend))
+                with store.SampleWriter(run_dir / store.SAMPLES) as writer, heartbeat(cfg, run_dir, tracker):
+                    generate_guarded(backend, items, cfg, writer, tracker, prompt_opens_think(cfg, backend))
             finally:
                 tracker.stop()
                 if own:
@@ -366,13 +501,27 @@ def compute_metrics(run: Any) -> dict[str, Any]:
     benches = sorted({p["benchmark"] for p in run.problems})
     n_by = {b: n_for(run.config, b) for b in benches}
     groups = {b: getattr(get(b), "GROUPS", ()) for b in benches}
+    per = run_metrics(run.problems, run.samples, n_by, equiv=equivalence, groups_by_benchmark=groups)
+    mark_partial(per)
     return {
         "model": run.config.get("model"),
         "name": run.config.get("name"),
         "protocol": {k: run.config.get(k) for k in SAMPLE_DEFINING if k != "model"},
         "n": n_by,
-        "benchmarks": run_metrics(run.problems, run.samples, n_by, equiv=equivalence, groups_by_benchmark=groups),
+        "benchmarks": per,
+        "method": method_metrics(run),  # evals/methods.py: name, navigator fallbacks
     }
+
+
+def mark_partial(per_benchmark: dict[str, Any]) -> None:
+    """Add ``benchmark_problems`` (the full set's size) and ``partial`` (fewer problems scored than
+    the full set: a --limit/--problems selection, failures or an unfinished run) to each benchmark."""
+    from reasonflux.benchmarks import REGISTRY, get
+
+    for b, m in per_benchmark.items():
+        rows = getattr(get(b), "ROWS", None) if b in REGISTRY else None
+        m["benchmark_problems"] = rows
+        m["partial"] = bool(rows) and int(m.get("problems", 0)) < int(rows) or not m.get("complete", True)
 
 
 def equivalence(kind: str):  # noqa: ANN201

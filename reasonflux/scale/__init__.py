@@ -25,14 +25,14 @@ SCALE_REPORT = "scale.json"  # written into the run directory by a pooled backen
 class ScaleConfig:
     """Where generation runs. Field = flag = YAML key."""
 
-    executor: str = field(default="local", metadata={"help": "local (one engine in this process) | ray (a pool of engine replicas on a Ray cluster)"})
-    replicas: int | None = field(default=None, metadata={"help": "ray: engine replicas (default: as many as the cluster fits)"})
+    executor: str = field(default="local", metadata={"help": "local (one engine in this process) | ray (a pool of engine replicas on a Ray cluster)", "choices": EXECUTORS})
+    replicas: int | None = field(default=None, metadata={"help": "ray: engine replicas (default: as many as the cluster fits)", "min": 1})
     address: str | None = field(default=None, metadata={"help": "ray: cluster address (auto, HOST:6379, ray://HOST:10001; default: $RAY_ADDRESS, a running local cluster, else a new local instance)"})
-    gpus_per_replica: float | None = field(default=None, metadata={"help": "ray: GPUs per replica (default: tensor_parallel_size for vllm; 1 for hf when the cluster has GPUs, else 0)"})
-    cpus_per_replica: float = field(default=1.0, metadata={"help": "ray: CPUs reserved per replica"})
-    data_parallel: int = field(default=1, metadata={"help": "engine replicas on this machine (N > 1 starts a private local Ray instance; no cluster needed)"})
-    shard_size: int = field(default=0, metadata={"help": "ray: samples per shard sent to a replica (0 = about 4 shards per replica per call)"})
-    shard_retries: int = field(default=2, metadata={"help": "ray: times a shard is retried after its replica dies before its samples are recorded as errors"})
+    gpus_per_replica: float | None = field(default=None, metadata={"help": "ray: GPUs per replica (default: tensor_parallel_size for vllm; 1 for hf when the cluster has GPUs, else 0)", "min": 0})
+    cpus_per_replica: float = field(default=1.0, metadata={"help": "ray: CPUs reserved per replica", "min": 0})
+    data_parallel: int = field(default=1, metadata={"help": "engine replicas on this machine (N > 1 starts a private local Ray instance; no cluster needed)", "min": 1})
+    shard_size: int = field(default=0, metadata={"help": "ray: samples per shard sent to a replica (0 = about 4 shards per replica per call)", "min": 0})
+    shard_retries: int = field(default=2, metadata={"help": "ray: times a shard is retried after its replica dies before its samples are recorded as errors", "min": 0})
 
 
 def check(cfg: Any) -> None:
