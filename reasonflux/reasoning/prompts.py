@@ -1,7 +1,8 @@
 """Prompts of the navigator loop, as named constants (``str.format`` fields in braces).
 
 Each prompt is one stateless user turn that carries everything the model needs, so navigator and
-solver can be any backends (and different ones). Navigator prompts that expect JSON say so and show
+solver can be any backends (and different ones). Once a template is chosen, its worked example
+(``EXAMPLE_BLOCK``) goes into the instruction and step prompts. Navigator prompts that expect JSON say so and show
 the keys; ``JSON_RETRY_PROMPT`` follows an unparseable reply.
 
     python -c "from reasonflux.reasoning import prompts; print(prompts.PLAN_PROMPT)"
@@ -41,7 +42,7 @@ Problem:
 {problem}
 
 Method: {method}
-Plan:
+{example}Plan:
 {plan}
 
 Work so far:
@@ -54,7 +55,7 @@ so far. Reply with the instruction only."""
 
 SOLVE_STEP_PROMPT = """Problem:
 {problem}
-
+{example}
 Work so far:
 {history}
 
@@ -93,5 +94,8 @@ JSON_RETRY_PROMPT = """That reply could not be used: {problem}. Reply again with
 
 NO_HISTORY = "(nothing yet)"
 HISTORY_ENTRY = "Step {index}: {step}\nResult: {result}"
+# The chosen template's worked example; ``{example}`` in INSTRUCT/SOLVE_STEP is this block plus
+# newlines, or empty (no template chosen, or NavigatorSettings.example_max_tokens = 0).
+EXAMPLE_BLOCK = "Worked example of the method ({name}):\nProblem: {problem}\nSolution: {solution}\nAnswer: {answer}"
 TEMPLATE_ENTRY = "[{id}] {name} ({domain}, {section}; score {score:.2f})\nWhen to use: {applicability}\nSteps: {steps}"
 FALLBACK_STEP = "Solve the problem"

@@ -1,7 +1,8 @@
 """Single-shot template hints: the top-k retrieved templates in one user prompt.
 
 The cheap way to use thought templates with F1-style models (no navigator loop): ``reasonflux solve
---templates LIB`` calls :func:`hint_messages`.
+--templates LIB`` calls :func:`hint_messages`, and ``eval --method hints`` :func:`hint_block`. The
+best template carries its worked example.
 
     reasonflux solve "Find the last two digits of 7^2024." --templates builtin --templates-k 3
 """
@@ -30,6 +31,19 @@ def format_template(t: Template, rank: int) -> str:
                                 applicability=t.applicability, steps=steps)
 
 
+def hint_block(hits: list, example_tokens: int | None = None) -> str:
+    """The retrieved templates as one prompt block, best first; the best one ends with its worked
+    example (problem, solution, answer) cut to ``example_tokens`` (default: the navigator's budget)."""
+    from reasonflux.reasoning.navigator import EXAMPLE_MAX_TOKENS, worked_example
+
+    blocks = [format_template(h.template, h.rank) for h in hits]
+    if blocks:
+        example = worked_example(hits[0].template, EXAMPLE_MAX_TOKENS if example_tokens is None else example_tokens)
+        if example:
+            blocks[0] += "\n" + example
+    return "\n\n".join(blocks)
+
+
 def hint_messages(problem: str, library: str | Path | Library = "builtin", k: int = 3,
                   system: str | None = None, mode: str | None = None) -> list[dict[str, str]]:
     """Chat messages: optional system prompt, then one user turn with the top-``k`` templates.
@@ -48,5 +62,5 @@ def hints_with_ids(problem: str, library: str | Path | Library = "builtin", k: i
     msgs = [{"role": "system", "content": system}] if system else []
     if not hits:
         return msgs + [{"role": "user", "content": problem}], []
-    block = "\n\n".join(format_template(h.template, h.rank) for h in hits)
+    block = hint_block(hits)
     return msgs + [{"role": "user", "content": HINT_PROMPT.format(templates=block, problem=problem)}], [h.template.id for h in hits]

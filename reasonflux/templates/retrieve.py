@@ -41,8 +41,12 @@ FIELD_WEIGHTS: dict[str, int] = {"name": 3, "tags": 3, "section": 2, "descriptio
 # each max-normalised per query (tuned on tests/data/retrieval_*.jsonl, see benchmarks/retrieval_quality.py).
 W_SECTION = 0.3
 W_DOMAIN = 0.2
+# Domain prior: for a query whose best-matching domain is a math one, science templates are scaled
+# by this factor (1.0 = off). See Retriever._domain_prior.
+SCIENCE_DOMAINS = frozenset({"physics", "chemistry", "biology"})
+DOMAIN_PRIOR = 0.5
 QUERY_DEDUP = True  # count each query term once: long problem statements repeat their nouns
-TOKENIZER_VERSION = "1"
+TOKENIZER_VERSION = "2"  # 2: LaTeX normalised to plain formulas; shape features only inside formulas
 CACHE_ENV = "REASONFLUX_CACHE"
 EMBED_MODEL_ENV = "REASONFLUX_EMBED_MODEL"
 
@@ -88,7 +92,7 @@ SYNONYMS: dict[str, str] = {
 CASED_FEATURES = frozenset({"~points"})  # matched before lowercasing
 MATH_FEATURES: tuple[tuple[str, str], ...] = (
     (r"[a-z]\s*\^\s*\{?2\}?\s*\+\s*[a-z]\s*\^\s*\{?2", "~sumsq"),                 # x^2 + y^2
-    (r"\b\d+\s*\^\s*\{?\(?\d{2,}", "~bigpow"),                                      # 7^2024, 2^{18}
+    (r"(?:\b\d+|\([^()]*[+-][^()]*\))\s*\^\s*\{?\(?\d{2,}", "~bigpow"),                  # 7^2024, 2^{18}, (1+i)^20
     (r"\b\d+\s*\^\s*\{?\(?[a-z]\b", "~numvarpow"),                                  # 2^n, 3^k
     (r"\b[a-z]\s*\^\s*\{?\(?[a-z]\b", "~varvarpow"),                                 # z^n, x^k
     (r"\b[a-z]\s*\^\s*\{?[3-9]\b", "~highpow"),                                       # x^3 ... x^9
@@ -103,10 +107,10 @@ MATH_FEATURES: tuple[tuple[str, str], ...] = (
     (r"(?<![a-z])(?!as|at|by|us|up|ad)[a-dp-z]{2}(?![a-z])", "~varproduct"),              # xy + yz + zx, ab
     (r"\b[A-Z]{2,3}\b", "~points"),                                                        # BC, ABC (case kept)
     (r"\|[^|\n]{1,30}\|", "~abs"),
-    (r"\d\s*[+-]\s*\d*\s*i\b|\bi\s*\\?sin|\bi\s*\^|\bz\s*\^|\|z\|", "~complex"),
+    (r"\d\s*[+-]\s*\d*\s*i\b|\bi\s*\\?sin|\bi\s*\^\s*\(?\d|\bz\s*\^|\|z\|", "~complex"),
     (r"\(\s*[a-z]\s*,\s*[a-z]\s*(?:,\s*[a-z]\s*)?\)", "~tuple"),                    # (a, b), (x, y, z)
     (r"\)\s*\(", "~product"),                                                            # (2 - z)(2 - z^2)
-    (r"\b(?:log|ln)_?", "~log"),
+    (r"\b(?:log|ln)(?![a-z])", "~log"),                                                # log_2 x, ln x; never "logic"
     (r"\\?sqrt|√", "~sqrt"),
     (r"\b\d+\s*/\s*\d+\b", "~fraction"),
     (r"\\?binom|\bc\(\s*\d+\s*,", "~binomial"),
@@ -121,6 +125,114 @@ FEATURE_NEEDLES: dict[str, tuple[str, ...]] = {
 }
 _FEATURES = [(re.compile(rx), tok, FEATURE_NEEDLES.get(tok, ())) for rx, tok in MATH_FEATURES if tok not in CASED_FEATURES]
 _FEATURES_CASED = [(re.compile(rx), tok, FEATURE_NEEDLES.get(tok, ())) for rx, tok in MATH_FEATURES if tok in CASED_FEATURES]
+
+
+# Features that may fire anywhere; every other shape feature runs only on the formula spans of a
+# text (see formula_spans), so prose cannot trigger it ("logic" is not ~log, genetics' "I^s" is not
+# a complex power).
+ANYWHERE_FEATURES = frozenset({"~points", "~ellipsis"})
+# Words that are formulas by themselves, and short words that are prose, not variable products.
+FORMULA_WORDS = frozenset("log ln sin cos tan cot sec csc arcsin arccos arctan sqrt mod gcd lcm exp pi".split())
+SHORT_PROSE = frozenset("is of to in on at by an as be if it or we no so up do go he me my us am ok ph vs".split())
+_MATHY_CHUNK = re.compile(r"[\^_=+*/|<>()\[\]{}\d\\≡≤≥√π∑∏∫!%°∠-]")
+_SPLIT_FEATURES = [(rx, tok, nd) for rx, tok, nd in _FEATURES if tok in ANYWHERE_FEATURES]
+_FORMULA_FEATURES = [(rx, tok, nd) for rx, tok, nd in _FEATURES if tok not in ANYWHERE_FEATURES]
+
+# ----- LaTeX -> plain formulas, so "$\frac{1}{x}$" and "1/x" give the same tokens
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|operatorname|mbox)\s*\{([^{}]*)\}")
+_SIZING = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|bigg|Bigg)(?![a-zA-Z])\s*")
+_SCRIPT = re.compile(r"([\^_])\{([^{}]*)\}")
+_SIMPLE = re.compile(r"^[A-Za-z0-9.]+$")
+LATEX_SYMBOLS: tuple[tuple[str, str], ...] = (
+    (r"\\[dt]?frac\s*(\d)\s*(\d)", r"\1/\2"), (r"\\(?:cdot|times|ast)(?![a-zA-Z])", " * "),
+    (r"\\(?:leq?|leqslant)(?![a-zA-Z])", " <= "), (r"\\(?:geq?|geqslant)(?![a-zA-Z])", " >= "),
+    (r"\\(?:neq?)(?![a-zA-Z])", " != "), (r"\\[pb]?mod(?![a-zA-Z])", " mod "), (r"\\[,;:! ]", " "),
+)
+_LATEX_SYMBOLS = [(re.compile(a), b) for a, b in LATEX_SYMBOLS]
+
+
+def _brace_group(s: str, i: int) -> tuple[str, int]:
+    """The argument of a LaTeX command at ``s[i:]`` (a ``{...}`` group, nested braces allowed, or one
+    character) and the index after it."""
+    while i < len(s) and s[i] == " ":
+        i += 1
+    if i >= len(s):
+        return "", i
+    if s[i] != "{":
+        return s[i], i + 1
+    depth = 0
+    for j in range(i, len(s)):
+        depth += {"{": 1, "}": -1}.get(s[j], 0)
+        if depth == 0:
+            return s[i + 1:j], j + 1
+    return s[i + 1:], len(s)
+
+
+def _wrap(x: str) -> str:
+    x = x.strip()
+    return x if _SIMPLE.match(x) else f"({x})"
+
+
+def normalize_latex(text: str) -> str:
+    r"""LaTeX math written as plain formulas: ``$`` and sizing commands dropped, ``\frac{a}{b}`` ->
+    ``a/(b)``-style fractions, ``\sqrt{x}`` -> ``sqrt(x)``, ``x^{10}`` -> ``x^10``, ``\cdot`` -> ``*``,
+    ``\le`` -> ``<=``, ``\text{..}`` -> its text. Plain text passes through unchanged."""
+    if "\\" not in text and "$" not in text and "{" not in text:
+        return text
+    t = text.replace("$", " ").replace("\\{", "{").replace("\\}", "}")
+    t = re.sub(r"\\[()\[\]]", " ", t)
+    t = _SIZING.sub("", t)
+    for _ in range(4):
+        new = _TEXT_CMD.sub(r"\1", t)
+        if new == t:
+            break
+        t = new
+    for rx, rep in _LATEX_SYMBOLS:
+        t = rx.sub(rep, t)
+    out, i = [], 0
+    while True:  # \frac and \sqrt, innermost arguments handled by recursion
+        m = re.search(r"\\(?:[dt]?frac|sqrt)(?![a-zA-Z])", t[i:])
+        if not m:
+            out.append(t[i:])
+            break
+        start = i + m.start()
+        out.append(t[i:start])
+        cmd = m.group(0)
+        j = i + m.end()
+        if cmd == "\\sqrt":
+            if j < len(t) and t[j] == "[":  # \sqrt[n]{x}
+                k = t.find("]", j)
+                j = k + 1 if k != -1 else j
+            arg, j = _brace_group(t, j)
+            out.append(f" sqrt({normalize_latex(arg)})")
+        else:
+            num, j = _brace_group(t, j)
+            den, j = _brace_group(t, j)
+            out.append(f" {_wrap(normalize_latex(num))}/{_wrap(normalize_latex(den))}")
+        i = j
+    t = "".join(out)
+    for _ in range(6):  # ^{...} and _{...}, innermost first
+        new = _SCRIPT.sub(lambda m: m.group(1) + _wrap(m.group(2)), t)
+        if new == t:
+            break
+        t = new
+    return t
+
+
+def formula_spans(text: str) -> str:
+    """The formula parts of ``text`` (runs of whitespace-separated chunks that hold an operator, a
+    digit, a bracket, a single letter, a function name or a short non-word), one run a line; the
+    prose between them is dropped."""
+    runs: list[list[str]] = [[]]
+    for chunk in text.split():
+        bare = chunk.strip(".,;:?!\"'").lower()
+        mathy = (bool(_MATHY_CHUNK.search(chunk)) or bare in FORMULA_WORDS
+                 or (0 < len(bare) <= 2 and bare.isalpha() and bare not in SHORT_PROSE))
+        if mathy:
+            runs[-1].append(chunk)
+        elif runs[-1]:
+            runs.append([])
+    return "\n".join(" ".join(r) for r in runs if r)
 
 
 @lru_cache(maxsize=65536)
@@ -143,16 +255,21 @@ def stem(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lowercased word stems, meaningful LaTeX commands and formula-shape features (MATH_FEATURES);
-    stopwords, single letters and bare numbers are dropped."""
+    """Lowercased word stems, meaningful LaTeX commands and formula-shape features (MATH_FEATURES,
+    matched inside formulas only); LaTeX is first normalised to plain formulas (normalize_latex), so a
+    problem gives the same tokens in LaTeX and in plain text. Stopwords, single letters and bare
+    numbers are dropped."""
     out: list[str] = []
+    text = normalize_latex(text)
     for rx, feat, _ in _FEATURES_CASED:
         out.extend([feat] * len(rx.findall(text)))
     text = text.lower()
-    for rx, feat, needles in _FEATURES:
-        if needles and not any(n in text for n in needles):
-            continue
-        out.extend([feat] * len(rx.findall(text)))
+    formulas = formula_spans(text)
+    for features, where in ((_SPLIT_FEATURES, text), (_FORMULA_FEATURES, formulas)):
+        for rx, feat, needles in features:
+            if needles and not any(n in where for n in needles):
+                continue
+            out.extend([feat] * len(rx.findall(where)))
     for tok in TOKEN_RE.findall(text):
         if tok in MATH_WORDS:
             w = MATH_WORDS[tok]
@@ -193,6 +310,7 @@ def _domain_words(domain: str) -> str:
 def index_version() -> str:
     """Changes whenever anything that shapes the stored index changes."""
     spec = json.dumps([TOKENIZER_VERSION, FIELD_WEIGHTS, BM25_K1, BM25_B, sorted(STOPWORDS), MATH_FEATURES, SYNONYMS,
+                       sorted(ANYWHERE_FEATURES), sorted(FORMULA_WORDS), sorted(SHORT_PROSE), LATEX_SYMBOLS,
                        sorted((k, v or "") for k, v in MATH_WORDS.items())])
     return hashlib.sha256(spec.encode()).hexdigest()[:10]
 
@@ -358,7 +476,7 @@ class Retriever:
     """BM25 search over one library; ``mode`` is ``hierarchical`` or ``flat``."""
 
     def __init__(self, library: Library, index: BM25Index, mode: str = DEFAULT_MODE,
-                 w_section: float = W_SECTION, w_domain: float = W_DOMAIN) -> None:
+                 w_section: float = W_SECTION, w_domain: float = W_DOMAIN, domain_prior: float | None = None) -> None:
         if mode not in ("hierarchical", "flat"):
             raise UserError(f"unknown BM25 retrieval mode {mode!r}; choose hierarchical or flat")
         self.library = library
@@ -366,6 +484,7 @@ class Retriever:
         self.mode = mode
         self.w_section = w_section
         self.w_domain = w_domain
+        self.domain_prior = DOMAIN_PRIOR if domain_prior is None else domain_prior
         self._templates = [library.by_id[i] for i in index.template_ids]
 
     def scores(self, query: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -374,13 +493,28 @@ class Retriever:
             tokens = list(dict.fromkeys(tokens))
         b = self.index.bm25
         t = _level_scores(b["template"], tokens)
-        if self.mode == "flat":
-            return t, {"template": t}
-        s = _level_scores(b["section"], tokens)
         d = _level_scores(b["domain"], tokens)
+        prior = self._domain_prior(d)
+        if self.mode == "flat":
+            return t * prior, {"template": t}
+        s = _level_scores(b["section"], tokens)
         total = (_normalised(t) + self.w_section * _normalised(s)[self.index.section_of]
                  + self.w_domain * _normalised(d)[self.index.domain_of])
-        return total, {"template": t, "section": s[self.index.section_of], "domain": d[self.index.domain_of]}
+        return total * prior, {"template": t, "section": s[self.index.section_of], "domain": d[self.index.domain_of]}
+
+    def _domain_prior(self, domain_scores: np.ndarray) -> np.ndarray | float:
+        """Per-template factor: when the query's best-matching domain is a math one, science
+        templates are scaled by DOMAIN_PRIOR, so a science template does not outrank a math one for a
+        math problem on a few shared formula tokens. (Science queries are left alone: their word
+        problems legitimately use math methods.)"""
+        if self.domain_prior >= 1.0 or domain_scores.size == 0 or not domain_scores.any():
+            return 1.0
+        is_sci = np.array([dm in SCIENCE_DOMAINS for dm in self.index.domains], dtype=bool)
+        if is_sci.all() or not is_sci.any():
+            return 1.0
+        if domain_scores[is_sci].max() > domain_scores[~is_sci].max():
+            return 1.0  # a science query: math templates keep their scores (word problems mix both)
+        return np.where(is_sci[self.index.domain_of], self.domain_prior, 1.0)
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """Top ``k`` templates with a positive score, best first (ties keep library order)."""
