@@ -1,5 +1,9 @@
 """Training step throughput, MFU and peak GPU memory: our SFT paths against plain HF.
 
+What this measures is NOT an F1 recipe's configuration: bf16 weights and gradients, no optimizer
+(no states, no step), no ZeRO-3, compiled layers. The recipes run ZeRO-3 (eager) with AdamW
+stepping: that is ``benchmarks/train_zero3.py``.
+
 A random-init bf16 model of the DeepSeek-R1-Distill-Qwen-1.5B shape (Qwen2: hidden 1536, 28 layers,
 12 heads, 2 KV heads, intermediate 8960, vocab 151936, untied head) is built on the GPU and trained
 on one 16,384-token sequence per step (forward + backward; every token has a label). A path is a
@@ -204,7 +208,8 @@ def run_path(path: str, quick: bool, warmup: int, steps: int) -> dict:
                                          "memory_mode": spec["base"], "cutoff_len": seq, "bf16": device == "cuda",
                                          "compile": compile_flag, "checkpoint_layers": spec["k"],
                                          "activation_budget_gb": budget / GIB, "report_to": "none",
-                                         "attn_implementation": attn, "sdpa_backend": sdpa_backend})
+                                         "attn_implementation": attn, "sdpa_backend": sdpa_backend,
+                                         "assistant_only_loss": False})  # rows arrive tokenised
         plan = sft.resolve_memory_plan(tcfg, model.config, 1)
         args = sft.build_args(tcfg)
         checkpointed = sft.apply_memory_mode(model, plan.mode, plan.checkpoint_layers)

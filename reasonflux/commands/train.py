@@ -4,6 +4,9 @@
     reasonflux train --recipe f1-32b --data sft.jsonl --print-launch --nodes 2 --gpus-per-node 8
     reasonflux train --recipe f1-32b --estimate --gpus 8               # memory per GPU and host
     reasonflux train --recipe f1-32b --data sft.jsonl --engine llamafactory
+
+Training runs check packages, data rows, the output directory and the memory plan before any
+weights load (``reasonflux.train.preflight``): one line and exit 2 on the first problem.
 """
 
 from __future__ import annotations
@@ -56,4 +59,30 @@ def _rank() -> int:
 
 
 def register(app) -> None:  # noqa: ANN001
-    register_command(app, "train", TrainConfig, main, help=HELP, presets=load_recipe, preset_flag="recipe")
+    from reasonflux.config import yaml_descriptions
+    from reasonflux.train.sft import RECIPES
+
+    from reasonflux.train.sft import validate
+
+    register_command(app, "train", TrainConfig, main, help=HELP, presets=load_recipe, preset_flag="recipe", precheck=validate, panels={"seed": "Training"},
+                     listings={"Recipes (--recipe)": lambda: _recipe_lines(RECIPES, yaml_descriptions("reasonflux.train", RECIPES, "recipes"))})
+
+
+def _recipe_lines(names, first_lines: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
+    """One line per recipe: its base model and the knobs that tell recipes apart."""
+    from reasonflux.errors import UserError
+
+    out = {}
+    for n in names:
+        try:
+            r = load_recipe(n)
+        except (UserError, ValueError, OSError):
+            out[n] = first_lines.get(n, "")
+            continue
+        model = str(r.get("model") or "your --model").rsplit("/", 1)[-1]
+        bits = [model, f"lr {r['learning_rate']}" if "learning_rate" in r else "",
+                f"{r['num_train_epochs']} epochs" if "num_train_epochs" in r else "",
+                f"{r['max_steps']} steps" if r.get("max_steps", -1) not in (-1, None) else "",
+                str(r.get("deepspeed") or "")]
+        out[n] = " · ".join(b for b in bits if b)
+    return out

@@ -16,6 +16,7 @@ Examples longer than the cutoff are dropped and counted (``truncate=True`` keeps
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -92,7 +93,8 @@ def build_examples(
     cutoff_len: int = 16384,
     truncate: bool = False,
 ) -> tuple[list[dict[str, list[int]]], DataStats]:
-    """Tokenise conversations into trainer rows ``{"input_ids", "labels"}`` and count what was dropped."""
+    """Tokenise conversations into rows ``{"input_ids", "labels", "conversation"}`` (the index of the
+    conversation in ``convs``) and count what was dropped."""
     stats = DataStats(conversations=len(convs), cutoff_len=cutoff_len)
     rows: list[dict[str, list[int]]] = []
     for n, messages in enumerate(convs):
@@ -114,7 +116,7 @@ def build_examples(
             if len(stats.dropped_examples) < 20:
                 stats.dropped_examples.append(n)
             continue
-        rows.append({"input_ids": ids, "labels": labels})
+        rows.append({"input_ids": ids, "labels": labels, "conversation": n})
         stats.kept += 1
         stats.tokens += len(ids)
         stats.loss_tokens += sum(1 for x in labels if x != IGNORE_INDEX)
@@ -122,25 +124,56 @@ def build_examples(
     return rows, stats
 
 
+ROLES = ("system", "user", "assistant")
+
+
+def check_conversation(row: dict[str, Any], messages: list[dict[str, str]], fmt: str) -> None:
+    """Raise ValueError (one line) unless ``messages`` (normalised from ``row``) trains as it is:
+    string contents, known roles, no empty assistant turn, and cut at its assistant turns by ``fmt``."""
+    for j, m in enumerate(row.get("messages") or [], 1) if isinstance(row.get("messages"), list) else ():
+        if not isinstance(m, dict) or not isinstance(m.get("content"), str) or not isinstance(m.get("role"), str):
+            raise ValueError(f"message {j} needs a string 'role' and a string 'content' (got {json.dumps(m)[:80]})")
+    for j, m in enumerate(messages, 1):
+        if m["role"] not in ROLES:
+            raise ValueError(f"message {j} has role {m['role']!r} (expected one of {', '.join(ROLES)})")
+        if m["role"] == "assistant" and not m["content"].strip():
+            raise ValueError(f"message {j} is an empty assistant turn")
+    segments(fmt, messages)
+
+
+def read_conversations(source: str, fmt: str = "deepseek-r1") -> list[list[dict[str, str]]]:
+    """Every conversation of ``source`` (messages / sharegpt / alpaca rows: JSONL, JSON, Parquet, saved
+    HF dataset, hub id), each checked by :func:`check_conversation`; the first bad row raises UserError
+    naming the file and row number. Pure Python: the preflight runs it before torch is imported."""
+    from reasonflux.errors import UserError
+    from reasonflux.synth.formats import read_source, to_messages
+
+    rows, where = read_source(source)
+    convs = []
+    for i, row in rows:
+        try:
+            if not isinstance(row, dict):
+                raise ValueError("expected a JSON object")
+            messages = to_messages(row)
+            check_conversation(row, messages, fmt)
+        except (ValueError, KeyError, TypeError) as e:
+            msg = str(e) if not isinstance(e, KeyError) else f"missing key {e}"
+            raise UserError(f"{where}:{i}: {msg}") from None
+        convs.append(messages)
+    if not convs:
+        raise UserError(f"training data {source} has no conversations")
+    return convs
+
+
 def load_examples(
     source: str, tokenizer: Any, *, fmt: str = "deepseek-r1", cutoff_len: int = 16384, truncate: bool = False
 ) -> tuple[list[dict[str, list[int]]], DataStats]:
     """Read messages / sharegpt / alpaca rows (JSONL, JSON, Parquet, saved HF dataset, hub id) and tokenise."""
-    from reasonflux.errors import UserError
-    from reasonflux.synth.formats import load_conversations
-
-    convs = load_conversations(source)
-    if not convs:
-        raise UserError(f"training data {source} has no conversations")
-    try:
-        return build_examples(convs, tokenizer, fmt=fmt, cutoff_len=cutoff_len, truncate=truncate)
-    except ValueError as e:
-        raise UserError(f"{source}: {e}") from None
+    return build_examples(read_conversations(source, fmt), tokenizer, fmt=fmt, cutoff_len=cutoff_len, truncate=truncate)
 
 
 if __name__ == "__main__":
     import argparse
-    import json
 
     ap = argparse.ArgumentParser(description="tokenise SFT data and print what would be trained on")
     ap.add_argument("data")

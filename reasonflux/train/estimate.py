@@ -1,6 +1,8 @@
 """Memory estimates for a training config: model states (DeepSpeed's ZeRO-3 estimator) plus
 activations per memory mode, per GPU and per host; and the memory plan (``auto`` mode choice and
-how many decoder layers ``lean`` checkpoints).
+how many decoder layers ``lean`` checkpoints). This module owns all of it: :func:`plan_run` is the one
+plan that ``--estimate`` prints, the preflight checks against the GPU and the run applies
+(``sft.resolve_memory_plan``); it imports nothing from the rest of ``reasonflux.train``.
 
 Model states use DeepSpeed's own estimator (``estimate_zero3_model_states_mem_needs``, the function
 behind ``estimate_zero3_model_states_mem_needs_all_cold``, which only prints) when deepspeed is
@@ -280,36 +282,97 @@ def pick_memory_mode(shape: Shape, tokens: int, states_gpu: int, gpu_bytes: floa
 
 
 # ----------------------------------------------------------------------------------------------
+# the plan of one run: what --estimate prints, what preflight checks and what the run applies
+
+
+def resolve_compile(cfg: Any, cuda: bool) -> bool:
+    """``compile`` as set, else on for CUDA runs (Ampere or newer) without ZeRO-3, whose parameter
+    gathering hooks do not trace."""
+    if cfg.compile is not None:
+        return bool(cfg.compile)
+    return bool(cuda) and not offload_of(cfg.deepspeed)[0]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Model states + activations per GPU for one config on one cluster shape."""
+
+    shape: Shape
+    tokens: int  # per micro-batch
+    gpus_per_node: int
+    nodes: int
+    gpu_bytes: float | None  # None: no GPU to plan for (CPU run without --gpu-memory-gb)
+    states: dict[str, Any]  # model_states() of the config's deepspeed setting
+    memory: MemoryPlan
+
+    @property
+    def per_gpu_bytes(self) -> int:
+        return int(self.states["gpu"] + self.memory.activation_bytes + CUDA_CONTEXT_BYTES)
+
+    @property
+    def fits(self) -> bool:
+        """Within ``HEADROOM`` of the GPU (always true when there is no GPU to plan for)."""
+        return self.gpu_bytes is None or self.per_gpu_bytes <= HEADROOM * self.gpu_bytes
+
+    @property
+    def headroom(self) -> float | None:
+        """Share of the GPU's memory the plan leaves free."""
+        return None if self.gpu_bytes is None else 1 - self.per_gpu_bytes / self.gpu_bytes
+
+
+def plan_run(cfg: Any, shape: Shape, *, gpus_per_node: int, nodes: int, gpu_bytes: float | None, cuda: bool) -> RunPlan:
+    """The one memory plan of a TrainConfig: ``--estimate``, the preflight check and the run itself
+    all call this (the run with its real world size and GPU, the others with the flags')."""
+    tokens = cfg.cutoff_len * cfg.per_device_train_batch_size
+    states = model_states(shape, deepspeed=cfg.deepspeed, gpus_per_node=gpus_per_node, nodes=nodes)
+    if cfg.activation_budget_gb:
+        budget: float | None = cfg.activation_budget_gb * GIB
+    elif gpu_bytes:
+        budget = activation_budget(states["gpu"], gpu_bytes)
+    else:
+        budget = None
+    memory = plan_memory(shape, tokens, budget, mode=cfg.memory_mode, compiled=resolve_compile(cfg, cuda),
+                         checkpoint_layers=cfg.checkpoint_layers)
+    return RunPlan(shape, tokens, gpus_per_node, nodes, gpu_bytes, states, memory)
+
+
+def cluster_of(cfg: Any) -> tuple[int, int]:
+    """(GPUs per node, nodes) that ``--gpus`` / ``--nodes`` / ``--gpus-per-node`` describe."""
+    total_gpus = cfg.gpus or cfg.nodes * cfg.gpus_per_node
+    nodes = max(cfg.nodes, math.ceil(total_gpus / cfg.gpus_per_node))
+    return max(1, total_gpus // nodes), nodes
+
+
+def run_cluster(cfg: Any, world_size: int, local_world_size: int | None = None) -> tuple[int, int]:
+    """(GPUs per node, nodes) of a launched run with ``world_size`` processes (torchrun sets
+    LOCAL_WORLD_SIZE; without it, ``gpus_per_node`` caps one node)."""
+    per_node = max(1, local_world_size or min(world_size, cfg.gpus_per_node))
+    return per_node, max(1, world_size // per_node)
+
+
+# ----------------------------------------------------------------------------------------------
 # the --estimate report
 
 
 def estimate(cfg: Any) -> dict[str, Any]:
     """Everything ``--estimate`` prints, as a dict (``cfg`` is a TrainConfig; planned for CUDA GPUs)."""
-    from reasonflux.train.sft import resolve_compile
-
     shape = model_shape(cfg.model)
-    total_gpus = cfg.gpus or cfg.nodes * cfg.gpus_per_node
-    nodes = max(cfg.nodes, math.ceil(total_gpus / cfg.gpus_per_node))
-    per_node = max(1, total_gpus // nodes)
+    per_node, nodes = cluster_of(cfg)
     gpu_bytes = (cfg.gpu_memory_gb or DEFAULT_GPU_MEMORY_GB) * GIB
-    tokens = cfg.cutoff_len * cfg.per_device_train_batch_size
+    run = plan_run(cfg, shape, gpus_per_node=per_node, nodes=nodes, gpu_bytes=gpu_bytes, cuda=True)
+    plan, tokens = run.memory, run.tokens
     options = {name: model_states(shape, deepspeed=name, gpus_per_node=per_node, nodes=nodes)
                for name in (None, "zero3", "zero3_offload")}
-    chosen = model_states(shape, deepspeed=cfg.deepspeed, gpus_per_node=per_node, nodes=nodes)
-    compiled = resolve_compile(cfg, cuda=True)
-    budget = cfg.activation_budget_gb * GIB if cfg.activation_budget_gb else activation_budget(chosen["gpu"], gpu_bytes)
-    plan = plan_memory(shape, tokens, budget, mode=cfg.memory_mode, compiled=compiled, checkpoint_layers=cfg.checkpoint_layers)
-    acts = {m: activation_bytes(shape, tokens, m, compiled=compiled) for m in MEMORY_MODES}
-    need = chosen["gpu"] + plan.activation_bytes + CUDA_CONTEXT_BYTES
+    acts = {m: activation_bytes(shape, tokens, m, compiled=plan.compiled) for m in MEMORY_MODES}
     return {
         "model": cfg.model, "params": shape.total_params(), "largest_layer_params": shape.largest_layer_params(),
         "gpus": per_node * nodes, "nodes": nodes, "gpus_per_node": per_node, "gpu_memory_gb": gpu_bytes / GIB,
         "tokens_per_micro_batch": tokens, "deepspeed": cfg.deepspeed, "memory_mode": plan.mode,
-        "checkpoint_layers": plan.checkpoint_layers, "layers": shape.layers, "compile": compiled,
-        "activation_budget_bytes": budget, "plan_activation_bytes": plan.activation_bytes,
+        "checkpoint_layers": plan.checkpoint_layers, "layers": shape.layers, "compile": plan.compiled,
+        "activation_budget_bytes": plan.budget_bytes, "plan_activation_bytes": plan.activation_bytes,
         "states": {str(k or "none"): v for k, v in options.items()}, "activations": acts,
-        "per_gpu_bytes": need, "host_bytes_per_node": chosen["host"], "source": chosen["source"],
-        "fits": need <= HEADROOM * gpu_bytes,
+        "per_gpu_bytes": run.per_gpu_bytes, "host_bytes_per_node": run.states["host"], "source": run.states["source"],
+        "fits": run.fits, "headroom": run.headroom,
     }
 
 
@@ -337,6 +400,7 @@ def format_report(r: dict[str, Any]) -> str:
     verdict = "fits" if r["fits"] else "does NOT fit"
     ckpt = f" (checkpoint_layers={r['checkpoint_layers']}/{r['layers']})" if r["memory_mode"] == "lean" else ""
     lines += ["", f"plan: deepspeed={r['deepspeed'] or 'none'}, memory_mode={r['memory_mode']}{ckpt}, compile={r['compile']}: "
-              f"{r['per_gpu_bytes'] / GIB:.1f} GiB per GPU ({verdict} in {HEADROOM:.0%} of {r['gpu_memory_gb']:.0f} GiB), "
+              f"{r['per_gpu_bytes'] / GIB:.1f} GiB per GPU ({verdict} in {HEADROOM:.0%} of {r['gpu_memory_gb']:.0f} GiB; "
+              f"headroom {r['headroom']:.0%}), "
               f"{r['host_bytes_per_node'] / GIB:.1f} GiB host memory per node"]
     return "\n".join(lines)

