@@ -17,20 +17,26 @@ from typing import Any
 from reasonflux.config import register as register_command
 from reasonflux.evals.runner import EvalConfig
 
+BENCHMARK_HELP = {
+    "aime24": "AIME 2024, 30 problems, integer answers",
+    "aime25": "AIME 2025, 30 problems, integer answers",
+    "math500": "MATH-500, 500 competition problems, free-form answers",
+    "gpqa_diamond": "GPQA-Diamond, 198 multiple-choice science questions (A-D)",
+}
 TABLE_WIDTH = 160  # tables printed to a pipe or file (make demo | tee) are not squeezed to 80 columns
 
 
 @dataclass
 class RescoreConfig:
-    run: str = field(default="", metadata={"help": "run directory", "argument": True})
-    workers: int = field(default=2, metadata={"help": "grading processes"})
-    timeout: float = field(default=5.0, metadata={"help": "seconds per answer before it counts as a grading timeout"})
+    run: str = field(default="", metadata={"help": "run directory", "argument": True, "required": True, "path": "dir"})
+    workers: int = field(default=2, metadata={"help": "grading processes", "min": 0})
+    timeout: float = field(default=5.0, metadata={"help": "seconds per answer before it counts as a grading timeout", "gt": 0})
     quiet: bool = field(default=False, metadata={"help": "no table"})
 
 
 @dataclass
 class ReportConfig:
-    runs: list[str] = field(default_factory=list, metadata={"help": "run directories", "argument": True})
+    runs: list[str] = field(default_factory=list, metadata={"help": "run directories", "argument": True, "required": True, "path": "dir"})
     all_reported: bool = field(default=False, metadata={"help": "also list every reported reference row"})
     markdown: bool = field(default=False, metadata={"help": "print a Markdown table"})
     json: bool = field(default=False, metadata={"help": "print the table as JSON"})
@@ -38,8 +44,8 @@ class ReportConfig:
 
 @dataclass
 class CompareConfig:
-    run_a: str = field(default="", metadata={"help": "first run directory", "argument": True})
-    run_b: str = field(default="", metadata={"help": "second run directory", "argument": True})
+    run_a: str = field(default="", metadata={"help": "first run directory", "argument": True, "required": True, "path": "dir"})
+    run_b: str = field(default="", metadata={"help": "second run directory", "argument": True, "required": True, "path": "dir"})
     json: bool = field(default=False, metadata={"help": "print one JSON object per differing problem"})
 
 
@@ -59,14 +65,25 @@ def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
 
 def eval_main(cfg: EvalConfig) -> dict[str, Any]:
     from reasonflux.evals import store
-    from reasonflux.evals.report import COMPACT_HEADER, compact_rows
-    from reasonflux.evals.runner import default_out, run
+    from reasonflux.evals.report import COMPACT_HEADER, compact_rows, partial_note
+    from reasonflux.evals.runner import SamplesFailed, default_out, failure_summary, run
 
+    from reasonflux.evals import methods
+
+    cfg.out = cfg.out or methods.default_out(cfg)  # runs/<model>-<method> unless direct
     metrics = run(cfg)
     out = cfg.out or default_out(cfg.model)
     if not cfg.quiet:
         _print_table(f"reasonflux eval: {cfg.name or out}", COMPACT_HEADER, compact_rows(metrics))
+        note = partial_note(metrics)
+        if note:
+            print(note)
+        if methods.summary_line(metrics):  # the navigator's fallback count
+            print(methods.summary_line(metrics))
         print(f"wrote {out}/{store.SAMPLES}, {store.METRICS}, {store.REPORT_MD}, {store.REPORT_HTML}")
+    failed = failure_summary(out, metrics)
+    if failed:
+        raise SamplesFailed(failed)  # exit code 3: failures are not answers; the next run retries them
     return metrics
 
 
@@ -82,10 +99,11 @@ def rescore_main(cfg: RescoreConfig) -> dict[str, Any]:
         raise UserError("rescore needs a run directory: reasonflux rescore runs/NAME")
     run = store.load_run(cfg.run)
     gold = {(p["benchmark"], p["id"]): (p["answer"], p.get("kind", "math")) for p in run.problems}
+    questions = {(p["benchmark"], p["id"]): p.get("problem") for p in run.problems}  # #12: percent questions
     todo = [s for s in run.samples if (s["benchmark"], s["problem_id"]) in gold and s.get("finish_reason") != "error"]
     items = [{"response": s.get("text") or "", "gold": gold[(s["benchmark"], s["problem_id"])][0],
               "kind": gold[(s["benchmark"], s["problem_id"])][1], "prefilled": bool(s.get("prefilled")),
-              "finish_reason": s.get("finish_reason")} for s in todo]
+              "finish_reason": s.get("finish_reason"), "problem": questions[(s["benchmark"], s["problem_id"])]} for s in todo]
     changed = 0
     with store.RunLock(run.path):
         for s, v in zip(todo, grade_many(items, workers=cfg.workers, timeout=cfg.timeout)):
@@ -113,10 +131,12 @@ def report_main(cfg: ReportConfig) -> tuple[list[str], list[list[str]]]:
         print(json.dumps([dict(zip(header, r)) for r in rows], ensure_ascii=False, indent=2))
     elif cfg.markdown:
         print(md_table(header, rows))
-        print(f"\navg@n % ± standard error (pass@1 as the mean over samples); * = run incomplete. Reported: {REPORTED_SOURCE}.")
+        print(f"\navg@n % ± standard error (pass@1 as the mean over samples); * = run incomplete; [3 of 500] = partial "
+              f"(not comparable with reported figures); (N failed) = failed requests, retried on rerun. Reported: {REPORTED_SOURCE}.")
     else:
         _print_table("pass@1 (avg@n %)", header, rows)
-        print(f"± standard error over problems; * = run incomplete. Reported rows: {REPORTED_SOURCE}.")
+        print(f"± standard error over problems; * = run incomplete; [3 of 500] = partial (not comparable with reported "
+              f"figures); (N failed) = failed requests, retried on rerun. Reported rows: {REPORTED_SOURCE}.")
     return header, rows
 
 
@@ -143,9 +163,14 @@ def compare_main(cfg: CompareConfig) -> list[dict[str, Any]]:
 
 
 def register(app) -> None:  # noqa: ANN001
-    from reasonflux.evals import load_preset
+    from reasonflux.benchmarks import REGISTRY
+    from reasonflux.config import yaml_descriptions
+    from reasonflux.evals import PRESETS_PACKAGE, load_preset, preset_names
 
     register_command(app, "eval", EvalConfig, eval_main, presets=load_preset,
+                     listings={"Presets (--preset)": lambda: yaml_descriptions(PRESETS_PACKAGE, preset_names()),
+                               "Benchmarks (--benchmarks)": lambda: BENCHMARK_HELP if set(BENCHMARK_HELP) == set(REGISTRY)
+                               else dict.fromkeys(REGISTRY, "")},
                      help="Evaluate a model on AIME24/AIME25/MATH500/GPQA-Diamond; resumable (rerun to continue).")
     register_command(app, "rescore", RescoreConfig, rescore_main, help="Regrade a run's samples without generating.")
     register_command(app, "report", ReportConfig, report_main, help="The seed-style table of one or more runs.")

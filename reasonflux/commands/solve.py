@@ -17,18 +17,19 @@ from reasonflux.config import register as register_command
 
 @dataclass
 class SolveConfig(BackendConfig):
-    text: str = field(default="", metadata={"help": "the problem", "argument": True})
+    text: str = field(default="", metadata={"help": "the problem", "argument": True, "required": True})
     system: str | None = field(default=None, metadata={"help": "system prompt (none by default)"})
-    max_tokens: int = field(default=1024, metadata={"help": "new tokens per sample (reasoning + answer)"})
-    temperature: float = field(default=0.0, metadata={"help": "0 = greedy"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
-    n: int = field(default=1, metadata={"help": "samples"})
+    max_tokens: int = field(default=1024, metadata={"help": "new tokens per sample (reasoning + answer)", "min": 1})
+    temperature: float = field(default=0.0, metadata={"help": "0 = greedy", "min": 0})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling", "gt": 0, "max": 1})
+    n: int = field(default=1, metadata={"help": "samples", "min": 1})
     think: bool = field(default=False, metadata={"help": "prefill '<think>\\n' after the generation prompt (R1-style models)"})
-    max_thinking_tokens: int | None = field(default=None, metadata={"help": "budget forcing: close the reasoning after N tokens and force the answer"})
-    wait: int = field(default=0, metadata={"help": "budget forcing: suppress the end of thinking K times by appending 'Wait'"})
-    templates: str | None = field(default=None, metadata={"help": "template library (JSONL) or 'builtin': give the top templates as hints"})
-    templates_k: int = field(default=3, metadata={"help": "how many templates to offer with --templates"})
+    max_thinking_tokens: int | None = field(default=None, metadata={"help": "budget forcing: close the reasoning after N tokens and force the answer", "min": 1})
+    wait: int = field(default=0, metadata={"help": "budget forcing: suppress the end of thinking K times by appending 'Wait'", "min": 0})
+    templates: str | None = field(default=None, metadata={"help": "template library (JSONL) or 'builtin': give the top templates as hints", "path": "library"})
+    templates_k: int = field(default=3, metadata={"help": "how many templates to offer with --templates", "min": 1})
     json: bool = field(default=False, metadata={"help": "print one JSON object per sample"})
+    quiet: bool = field(default=False, metadata={"help": "no library progress bars or info logs (transformers, huggingface_hub)"})
 
 
 def build_messages(cfg: SolveConfig) -> list[dict[str, str]]:
