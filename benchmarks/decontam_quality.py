@@ -5,8 +5,10 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Both sets carry a ``split`` (tune / holdout): thresholds were tuned looking at the tune half only;
-the table reports tune, holdout and all. A paraphrase counts as caught only if it is matched to
+Two pairs of sets, reported separately: "original" (tests/data/decontam_{paraphrases,innocent}.jsonl,
+split tune / holdout: the first-round thresholds were tuned looking at the tune half only) and
+"fresh_b" (the ``_b`` files, split "fresh": written before the second round of tuning, never
+looked at while choosing rules or thresholds of that round). A paraphrase counts as caught only if it is matched to
 its own benchmark problem. Needs the benchmark data (REASONFLUX_DATA_DIR or --data-dir).
 
     .venv/bin/python benchmarks/decontam_quality.py [--data-dir ../shared/benchdata] [--scores]
@@ -26,6 +28,11 @@ from reasonflux.synth.decontam import DEFAULT_THRESHOLD, benchmark_items, build_
 REPO = Path(__file__).resolve().parents[1]
 PARAPHRASES = REPO / "tests" / "data" / "decontam_paraphrases.jsonl"
 INNOCENT = REPO / "tests" / "data" / "decontam_innocent.jsonl"
+# Written before the similarity rules were re-tuned in the second round (split "fresh"): the figures
+# on them are the honest ones for the current rule, which was never fitted to them.
+PARAPHRASES_B = REPO / "tests" / "data" / "decontam_paraphrases_b.jsonl"
+INNOCENT_B = REPO / "tests" / "data" / "decontam_innocent_b.jsonl"
+SETS = {"original": (PARAPHRASES, INNOCENT), "fresh_b": (PARAPHRASES_B, INNOCENT_B)}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 GOALS = {"light": 0.9, "moderate": 0.9, "heavy": 0.5, "fp": 0.02}
@@ -37,7 +44,8 @@ def read(p: Path) -> list[dict]:
 
 def evaluate(index, para: list[dict], innocent: list[dict]) -> dict:
     out: dict = {}
-    for split in ("tune", "holdout", "all"):
+    splits = sorted({p["split"] for p in para + innocent}, key=lambda x: (x != "tune", x))
+    for split in (splits if len(splits) > 1 else []) + ["all"]:
         row: dict = {}
         for lvl in LEVELS:
             rows = [p for p in para if p["level"] == lvl and split in ("all", p["split"])]
@@ -66,40 +74,45 @@ def main() -> int:
     if not Path(args.data_dir, "math500", "test.jsonl").exists():
         print(f"benchmark data not found at {args.data_dir}", file=sys.stderr)
         return 2
-    para, innocent = read(PARAPHRASES), read(INNOCENT)
+    sets = {name: (read(pp), read(ip)) for name, (pp, ip) in SETS.items() if pp.exists() and ip.exists()}
     t0 = time.perf_counter()
     items = benchmark_items(args.data_dir)
     variants = {"old: any shared 13-gram": build_index(items, similarity=False, strict=False),
                 "exact stage only": build_index(items, similarity=False),
                 "13-gram + similarity": build_index(items, threshold=args.threshold)}
     build_s = time.perf_counter() - t0
-    results = {name: evaluate(idx, para, innocent) for name, idx in variants.items()}
-    if args.scores:
-        sim = variants["13-gram + similarity"].similarity
-        for p in para + innocent:
-            b = sim.best(p["problem"])
-            key = sim.keys[b[0]][1] if b else "-"
-            ok = "" if "level" not in p else ("OK" if key == p["benchmark_id"] else "WRONG")
-            print(f"{p['id']:14s} {p.get('level', 'innocent'):9s} {p['split']:8s} {b[1] if b else 0:.3f} {key} {ok}")
-    t0 = time.perf_counter()
     final = variants["13-gram + similarity"]
-    for p in para + innocent:
+    results: dict = {}
+    met: dict = {}
+    for set_name, (para, innocent) in sets.items():
+        results[set_name] = res_set = {name: evaluate(idx, para, innocent) for name, idx in variants.items()}
+        if args.scores:
+            sim = final.similarity
+            for p in para + innocent:
+                b = sim.best(p["problem"])
+                key = sim.keys[b[0]][1] if b else "-"
+                ok = "" if "level" not in p else ("OK" if key == p["benchmark_id"] else "WRONG")
+                hit = "FLAG" if final.find(p["problem"]) else ""
+                print(f"{p['id']:16s} {p.get('level', 'innocent'):9s} {p['split']:8s} {b[1] if b else 0:.3f} {key} {ok} {hit}")
+        counts = ", ".join(f"{sum(p['level'] == lv for p in para)} {lv}" for lv in LEVELS)
+        print(f"\n== set {set_name}: paraphrases {len(para)} ({counts}); innocent {len(innocent)}; "
+              f"benchmark problems indexed: {len(items)}; threshold {args.threshold}")
+        print(f"{'method':25s} {'split':8s} " + " ".join(f"{lv:>14s}" for lv in LEVELS) + f" {'false pos.':>14s}")
+        for name, res in res_set.items():
+            for split, row in res.items():
+                cells = [f"{row[lv]['caught']:>3d}/{row[lv]['total']:<3d} {100 * row[lv]['recall']:5.1f}%" for lv in LEVELS]
+                fp = row["fp"]
+                print(f"{name:25s} {split:8s} " + " ".join(f"{c:>14s}" for c in cells) + f" {fp['flagged']:>3d}/{fp['total']:<3d} {100 * fp['rate']:4.1f}%")
+        allrow = res_set["13-gram + similarity"]["all"]
+        met[set_name] = {lv: allrow[lv]["recall"] >= GOALS[lv] for lv in LEVELS} | {"fp": allrow["fp"]["rate"] <= GOALS["fp"]}
+        print(f"goals ({set_name}, all rows): " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in met[set_name].items())
+              + (f"; false positives: {', '.join(allrow['fp']['ids'])}" if allrow["fp"]["ids"] else ""))
+    rows = [p for para, innocent in sets.values() for p in para + innocent]
+    t0 = time.perf_counter()
+    for p in rows:
         final.find(p["problem"])
-    per_row_ms = 1000 * (time.perf_counter() - t0) / (len(para) + len(innocent))
-    counts = ", ".join(f"{sum(p['level'] == lv for p in para)} {lv}" for lv in LEVELS)
-    print(f"paraphrases: {len(para)} ({counts}); "
-          f"innocent: {len(innocent)}; benchmark problems indexed: {len(items)}; threshold {args.threshold}")
-    print(f"{'method':25s} {'split':8s} " + " ".join(f"{lv:>14s}" for lv in LEVELS) + f" {'false pos.':>14s}")
-    for name, res in results.items():
-        for split, row in res.items():
-            cells = [f"{row[lv]['caught']:>3d}/{row[lv]['total']:<3d} {100 * row[lv]['recall']:5.1f}%" for lv in LEVELS]
-            fp = row["fp"]
-            print(f"{name:25s} {split:8s} " + " ".join(f"{c:>14s}" for c in cells) + f" {fp['flagged']:>3d}/{fp['total']:<3d} {100 * fp['rate']:4.1f}%")
-    allrow = results["13-gram + similarity"]["all"]
-    met = {lv: allrow[lv]["recall"] >= GOALS[lv] for lv in LEVELS} | {"fp": allrow["fp"]["rate"] <= GOALS["fp"]}
-    verdicts = ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in met.items())
-    print(f"goals (all rows): {verdicts}; "
-          f"index build {build_s:.1f}s, {per_row_ms:.2f} ms per row")
+    per_row_ms = 1000 * (time.perf_counter() - t0) / max(1, len(rows))
+    print(f"\nindex build {build_s:.1f}s, {per_row_ms:.2f} ms per row")
     loo = None
     if args.aime_loo:
         loo = {}

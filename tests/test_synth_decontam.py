@@ -53,6 +53,51 @@ def test_recall_per_level_and_false_positive_rate(index):
     assert len(fp) / len(innocent) <= 0.02, fp
 
 
+def _recall_and_fp(index, para, innocent):
+    recall = {}
+    for lvl in ("light", "moderate", "heavy"):
+        rows = [p for p in para if p["level"] == lvl]
+        recall[lvl] = sum(bool((m := index.find(p["problem"])) and m[2] == p["benchmark_id"]) for p in rows) / len(rows)
+    return recall, [p["id"] for p in innocent if index.find(p["problem"])]
+
+
+def _fresh() -> tuple[list[dict], list[dict]]:
+    return _read("decontam_paraphrases_b.jsonl"), _read("decontam_innocent_b.jsonl")
+
+
+def test_fresh_sets_written_before_the_second_round():
+    """The _b sets were written before the second round of rules (fingerprint numbers, formula
+    skeleton) and never used to choose thresholds. Measured (benchmarks/decontam_quality.py): light
+    9/9, moderate 8/9, heavy 4/9, false positives 1/47 (a problem that copies a benchmark
+    problem's opening clause verbatim with a new equation). Goals (>= 90% / 90% / 50%, <= 2%) are
+    not all met here; the floors below are what we honestly hold, so a regression fails."""
+    para, innocent = _fresh()
+    assert len(para) >= 24 and len(innocent) >= 40
+    assert all(sum(p["level"] == lvl for p in para) >= 8 for lvl in ("light", "moderate", "heavy"))
+    assert {p["benchmark"] for p in para} <= {"math500", "aime24", "aime25"}
+    assert sum("relatively prime positive integers" in p["problem"] for p in innocent) >= 5
+    old_ids = {p["benchmark_id"] for p in _read("decontam_paraphrases.jsonl")}
+    assert not old_ids & {p["benchmark_id"] for p in para}  # new benchmark problems only
+
+
+def test_recall_and_false_positives_on_fresh_sets(index):
+    para, innocent = _fresh()
+    recall, fp = _recall_and_fp(index, para, innocent)
+    assert recall["light"] >= 0.9 and recall["moderate"] >= 0.85 and recall["heavy"] >= 0.4, recall
+    assert len(fp) <= 1, fp
+
+
+def test_short_problems_are_their_numbers_and_formulas(index):
+    """A short problem whose words are stock phrasing is caught by its rare numbers or its formula,
+    reworded; the same stock phrasing with other numbers or another formula is not."""
+    gcd = "What is the largest integer that divides each of 3339, 2961 and 1491?"
+    assert index.find(gcd)[:3] == ("similarity", "math500", "test/number_theory/357.json")
+    assert index.find("Find the greatest common divisor of $1071$ and $462$.") is None
+    nested = "Count the real x for which sqrt(120 - sqrt(x)) is a whole number."
+    assert index.find(nested)[:3] == ("similarity", "math500", "test/algebra/1282.json")
+    assert index.find("For how many positive integers $n$ is $\\sqrt{50-n}$ an integer?") is None
+
+
 def test_boilerplate_shared_by_two_benchmark_problems_is_not_evidence():
     boiler = " can be written as $\\frac{m}{n}$, where $m$ and $n$ are relatively prime positive integers. Find $m+n$."
     bench = [("aime24", "a", "A die is rolled until a six appears; the chance the count is even" + boiler),

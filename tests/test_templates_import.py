@@ -16,6 +16,7 @@ from reasonflux.templates.importer import (
     ANSWER_MISSING,
     chapter_domain_by_rule,
     convert,
+    split_example,
     unescape,
 )
 from reasonflux.templates.library import load_library, validate
@@ -97,6 +98,30 @@ def test_string_and_dict_examples_split():
     s = res.summary()
     assert s["chapter mapped by rule"] == 1 and s["example without a problem statement"] == 1
     assert s["answer taken from the final step"] + s["answer taken from the final sentence"] == 2
+
+
+def test_answers_prefer_explicit_markers_and_are_cut_to_a_value():
+    """Explicit statements win over the final-step heuristic; a heuristic answer is the final
+    equation's value, not the whole step; "selected" is not "select D"; no problem is invented."""
+    cases = [
+        ("1. Expand: a+b\n2. Final: (-sin²α·sinα/cosα)/(-cos³α·sinα) = (sin³α/cosα)/(cos³α·sinα) = 1", "1", "final step"),
+        ("1. Split the term.\n2. The minimum value is 2√6 + 3.", "2√6 + 3", "stated"),
+        ("1. Compare slopes.\n2. Ultimately conclude: a/y > b/x, choose B.", "B", "stated"),
+        ("1. Two digits selected from the rest: 300\n2. Total: 120 + 300 = 420", "420", "final step"),
+        ("1. Solve.\n2. Substitute to get S_max=√3/4×4=√3.\n3. Verification: S is positive.", "S_max=√3", "final step"),
+        ("1. Solve.\n2. Thus the height h=2r=21√2/2cm, and the radii are 21√2/4cm and 63√2/4cm.", "h=21√2/2cm", "final sentence"),
+        ("1. Solve.\n4. Conclusion: Ultimately, a = -3.", "a = -3", "marker"),
+        ("1. Solve.\nAnswer: (x+6)²+y²=32, corresponding to option D.", "(x+6)²+y²=32", "marker"),
+        ("1. Set up x²/15 + y²/5 = m.\n2. Final equation: x²/15 + y²/5 = 1.", "x²/15 + y²/5=1", "final step"),
+    ]
+    for text, answer, how in cases:
+        ex, _, got_how = split_example("Example 1: Find it.\nSolution Steps:\n" + text)
+        assert (ex["answer"], got_how) == (answer, how), text
+    ex, warns, _ = split_example("Example 2 Analysis (Trajectory Problem):\nGiven that the moving circle M is tangent to y=-2.\n"
+                                 "Solution Steps:\n1. Transform: |MF| = d\n2. So x²=12y")
+    assert ex["problem"] == "Given that the moving circle M is tangent to y=-2." and ex["answer"] == "x²=12y"
+    ex, warns, _ = split_example("Example 3 (Agricultural Product Price Issue)\nStep 1: Count up days: 16\nStep 2: Frequency 16/40=0.4")
+    assert ex["problem"] == NO_PROBLEM and ex["solution"].startswith("Step 1:")
 
 
 def test_unknown_chapter_rule_votes_over_its_templates():

@@ -14,8 +14,12 @@ its zip), in two stages:
    problems, so stock words and small numbers weigh little. The score of a (training, benchmark)
    pair blends the weighted share of the benchmark problem's words found in the training problem
    with the share of its numbers (a re-told problem keeps its numbers and question while its story
-   changes); see :meth:`Similarity.score`. An inverted index finds the candidates, so a large
-   training set is one pass.
+   changes); see :meth:`Similarity.score`. Numbers found in at most two benchmark problems are
+   fingerprints: three shared ones count without word support (a short problem whose words are all
+   stock phrasing, "Find the greatest common divisor of ...", is its numbers). The math skeleton
+   (runs of numbers, operators, one-letter variables and function names; n-grams holding a
+   number, less those in two or more benchmark problems) adds a formula match that survives a new
+   story. An inverted index finds the candidates, so a large training set is one pass.
 
 Each match names the benchmark problem (by id, never by GPQA text), the stage and the score.
 
@@ -43,6 +47,14 @@ WORD_FLOOR = 20.0  # idf mass a benchmark problem's words are counted as at leas
 NUM_FLOOR = 10.0  # idf mass its numbers are counted as at least
 WORD_SUPPORT = 0.15  # word share from which shared numbers count in full
 MIN_TRAIN_SHARE = 0.18  # shared weight needed as a share of the training problem's own (AIME leave-one-out)
+# Second round (short problems whose few words are stock phrasing, so numbers and formulas carry the
+# information); chosen on the original sets, then measured on the _b sets written before this round.
+RARE_NUMBER_DOCS = 2  # a number found in at most this many benchmark problems is a fingerprint
+RARE_NUMBERS_ALONE = 3  # this many shared fingerprints support the number share without any words
+SKEL_N = 4  # token n-gram size over the math skeleton (numbers, operators, variables, functions)
+COMMON_NUMBER_SHARE = 0.2  # a number in this share of benchmark problems (1, 2, 3 ...) does not tie a formula
+SKEL_FLOOR = 15.0  # idf mass a benchmark problem's skeleton n-grams are counted as at least
+SKEL_GAIN = 0.6  # how far a full skeleton match lifts the score towards 1
 
 
 @dataclass
@@ -119,6 +131,26 @@ def _is_number(w: str) -> bool:
     return w[0].isdigit()
 
 
+_SKEL_WORDS = {"sqrt", "log", "ln", "sin", "cos", "tan", "cot", "sec", "csc", "binom", "pi", "lfloor", "lceil",
+               "floor", "ceil", "gcd", "lcm", "pmod", "infinity"}  # not "sum", "max" ...: prose as often as math
+
+
+def _is_math(w: str) -> bool:
+    return _is_number(w) or not w.isalpha() or (len(w) == 1 and w != "a") or w in _SKEL_WORDS
+
+
+def skeleton(t: list[str]) -> list[list[str]]:
+    """The formulas of a token list: maximal runs of numbers, operators, one-letter variables (not
+    the article "a") and function names. A formula reads the same in any story."""
+    runs: list[list[str]] = [[]]
+    for w in t:
+        if _is_math(w):
+            runs[-1].append(w)
+        elif runs[-1]:
+            runs.append([])
+    return [r for r in runs if r]
+
+
 class Similarity:
     """Weighted-feature index of the benchmark problems (the similarity stage)."""
 
@@ -134,6 +166,14 @@ class Similarity:
         for t in toks:
             df4.update(set(ngrams(t, BOILER_N)) if len(t) >= BOILER_N else ())
         self.boiler = {g for g, c in df4.items() if c >= BOILERPLATE_MIN_DOCS}
+        dfn: Counter = Counter()
+        for t in toks:
+            dfn.update({w for w in t if _is_number(w)})
+        self.common_numbers = {w for w, c in dfn.items() if c >= COMMON_NUMBER_SHARE * len(toks)}
+        dfs: Counter = Counter()
+        for t in toks:
+            dfs.update(self._skel_grams(t))
+        self.skel_stock = {g for g, c in dfs.items() if c >= BOILERPLATE_MIN_DOCS}  # formulas in 2+ problems
         feats = [self._features(t) for t in toks]
         df: Counter = Counter()
         for f in feats:
@@ -145,11 +185,22 @@ class Similarity:
         self.postings: dict[str, list[int]] = {}
         self.word_mass: list[float] = []
         self.num_mass: list[float] = []
+        self.skel_mass: list[float] = []
+        self.rare_idf = math.log((n + 1) / (RARE_NUMBER_DOCS + 0.5)) - 1e-9
         for i, f in enumerate(feats):
             for x in f:
                 self.postings.setdefault(x, []).append(i)
             self.word_mass.append(sum(self.idf[x] for x in f if x[0] == "w"))
             self.num_mass.append(sum(self.idf[x] for x in f if x[0] == "#"))
+            self.skel_mass.append(sum(self.idf[x] for x in f if x[0] == "$"))
+
+    def _skel_grams(self, t: list[str]) -> set[str]:
+        """Skeleton n-grams that hold a number other than the commonest few: a pattern of variables,
+        operators and small numbers ("log x y", "x_{k+1} = 1/...") is shared by any problem on the
+        topic; a problem's own numbers tie a formula to it."""
+        common = getattr(self, "common_numbers", set())
+        grams = (r[i : i + SKEL_N] for r in skeleton(t) for i in range(len(r) - SKEL_N + 1))
+        return {"$" + " ".join(g) for g in grams if any(_is_number(w) and w not in common for w in g)}
 
     def _strip_boiler(self, t: list[str]) -> list[str]:
         if len(t) < BOILER_N or not self.boiler:
@@ -162,8 +213,10 @@ class Similarity:
         return [w for w, d in zip(t, drop) if not d]
 
     def _features(self, t: list[str]) -> set[str]:
-        t = self._strip_boiler(t) if hasattr(self, "boiler") else t
         f: set[str] = set()
+        if hasattr(self, "skel_stock"):  # skeleton n-grams of the whole text, less those in 2+ benchmark problems
+            f.update(g for g in self._skel_grams(t) if g not in self.skel_stock)
+        t = self._strip_boiler(t) if hasattr(self, "boiler") else t
         for w in t:
             if _is_number(w):
                 f.add("#" + w)
@@ -171,51 +224,68 @@ class Similarity:
                 f.add("w" + _stem(w))
         return f
 
-    def score(self, word_shared: float, num_shared: float, i: int) -> float:
+    def score(self, word_shared: float, num_shared: float, i: int, rare_shared: int = 0, skel_shared: float = 0.0) -> float:
         """Similarity of a training problem to benchmark problem ``i`` from the idf weight of the
         benchmark problem's words and numbers that the training problem shares. Each share is taken
         of at least a floor (a short problem, or one with only common numbers, cannot score high
-        on a few shared features); numbers count only as far as some words support them."""
+        on a few shared features); numbers count only as far as some words support them, or in full
+        when ``RARE_NUMBERS_ALONE`` shared numbers are fingerprints (in at most ``RARE_NUMBER_DOCS``
+        benchmark problems): a short problem whose words are all stock phrasing is its numbers.
+        The share of the problem's math skeleton n-grams found (a formula written the same in
+        another story, see :func:`skeleton`) then lifts the score part of the way to 1."""
         w = word_shared / max(self.word_mass[i], WORD_FLOOR)
         n = num_shared / max(self.num_mass[i], NUM_FLOOR)
-        return WORD_SHARE * w + (1 - WORD_SHARE) * n * min(1.0, w / WORD_SUPPORT)
+        support = 1.0 if rare_shared >= RARE_NUMBERS_ALONE else min(1.0, w / WORD_SUPPORT)
+        base = WORD_SHARE * w + (1 - WORD_SHARE) * n * support
+        sk = skel_shared / max(self.skel_mass[i], SKEL_FLOOR)
+        return base + SKEL_GAIN * sk * (1 - base)
 
-    def _shared(self, text: str) -> tuple[dict[int, float], dict[int, float]]:
+    def _shared(self, text: str) -> tuple[dict[int, float], dict[int, float], dict[int, int], dict[int, float]]:
+        """Per benchmark problem: shared idf mass of words, of numbers, count of shared fingerprint
+        numbers, shared idf mass of skeleton n-grams."""
         f = self._features(sim_tokens(text))
         words: dict[int, float] = {}
         nums: dict[int, float] = {}
+        rare: dict[int, int] = {}
+        skel: dict[int, float] = {}
         for x in f:
             w = self.idf.get(x)
             if w is None:
                 continue
-            acc = nums if x[0] == "#" else words
+            acc = nums if x[0] == "#" else skel if x[0] == "$" else words
             for i in self.postings[x]:
                 acc[i] = acc.get(i, 0.0) + w
-        return words, nums
+                if x[0] == "#" and w >= self.rare_idf:
+                    rare[i] = rare.get(i, 0) + 1
+        return words, nums, rare, skel
+
+    def _score_of(self, shared: tuple, i: int) -> float:
+        words, nums, rare, skel = shared
+        return self.score(words.get(i, 0.0), nums.get(i, 0.0), i, rare.get(i, 0), skel.get(i, 0.0))
 
     def _mass(self, text: str) -> float:
-        return sum(self.idf.get(x, self.default_idf) for x in self._features(sim_tokens(text)))
+        return sum(self.idf.get(x, self.default_idf) for x in self._features(sim_tokens(text)) if x[0] != "$")
 
     def score_against(self, text: str, key: tuple[str, str]) -> float:
         """The score of ``text`` against one benchmark problem (benchmark, id)."""
         i = self._index_of.get(key)
         if i is None:
             return 0.0
-        words, nums = self._shared(text)
-        return self.score(words.get(i, 0.0), nums.get(i, 0.0), i)
+        return self._score_of(self._shared(text), i)
 
     def best(self, text: str) -> tuple[int, float] | None:
         """(benchmark index, score) of the most similar benchmark problem, or None. A benchmark
         problem whose shared features are under ``MIN_TRAIN_SHARE`` of the training problem's own
-        weight does not count: a long problem that happens to contain a short one's few words and
-        numbers is not a copy of it."""
-        words, nums = self._shared(text)
+        weight does not count (a long problem that happens to contain a short one's few words and
+        numbers is not a copy of it), unless they share ``RARE_NUMBERS_ALONE`` fingerprint numbers."""
+        shared = self._shared(text)
+        words, nums, rare, skel = shared
         own = self._mass(text)
         best = None
-        for i in set(words) | set(nums):
-            if words.get(i, 0.0) + nums.get(i, 0.0) < MIN_TRAIN_SHARE * own:
+        for i in set(words) | set(nums) | set(skel):
+            if words.get(i, 0.0) + nums.get(i, 0.0) < MIN_TRAIN_SHARE * own and rare.get(i, 0) < RARE_NUMBERS_ALONE:
                 continue
-            s = self.score(words.get(i, 0.0), nums.get(i, 0.0), i)
+            s = self._score_of(shared, i)
             if best is None or s > best[1]:
                 best = (i, s)
         return best

@@ -10,7 +10,10 @@ and survives its quirks:
 - literal backslash-n sequences (not LaTeX such as ``\\neq``) become newlines (:func:`unescape`);
 - a string example is split into problem / solution / answer at its markers ("Example Problem:",
   "Solution Steps:", "Application Steps:", "Analysis:", circled or numbered steps, "Answer:",
-  "Conclusion:", ``\\boxed{}``, ...); a dict example by its (varying) keys;
+  "Conclusion:", ``\\boxed{}``, ...); a dict example by its (varying) keys; the answer comes from an
+  explicit statement when there is one (key, ``\\boxed{}``, "Answer:", "the minimum value is X",
+  "choose B"), else from the final sentence or step cut to a value (:func:`_answer_from`,
+  :func:`split_example` says which); an example with no problem statement keeps the placeholder;
 - a chapter is mapped to a domain by keyword (``CHAPTER_KEYWORDS``); a chapter no keyword matches is
   mapped by the rule in :func:`chapter_domain_by_rule` (keyword vote over its sections, template
   names and tags; ``default_domain`` or algebra when nothing votes), with a warning, not refused;
@@ -59,7 +62,7 @@ SOLUTION_MARKERS = re.compile(
     r"|\bsteps?\s*(?:to\s*solve)?|\banalysis\s*(?:steps?|process)?|\bsolve|\bmethod\s*\d+\s*(?:\([^)]*\))?)\s*[:：]")
 STEP_START = re.compile(r"(?m)(?:^|\s)(?:①|\(1\)|1[.、)]\s|Step\s*1\b)")
 EXAMPLE_HEADER = re.compile(r"(?i)^\s*(?:(?:example|problem)(?:\s*problem)?\s*\d*\s*(?:\([^)]*\))?\s*(?:\(\d+\))?\s*[:：.]?)\s*")
-ANSWER_LINE = re.compile(r"(?im)(?:^|[.;。]\s*|\n)\s*(?:(?:so\s+|thus\s+|hence\s+)?the\s+)?(?:final\s+)?(?:answer|result|conclusion)s?\s*(?:is|[:：])\s*(.+?)\s*$")
+ANSWER_LINE = re.compile(r"(?im)(?:^|[.;。]\s*|\n)\s*(?:(?:[-*•]|\d+[.)、]|[①-⑳]|\d\ufe0f?\u20e3)\s*)?(?:(?:so\s+|thus\s+|hence\s+)?the\s+)?(?:final\s+)?(?:answer|result|conclusion)s?\s*(?:is|[:：])\s*(.+?)\s*$")
 INLINE_ANSWER = re.compile(r"\sAnswer\s*[:：]\s*([^\n]+?)\s*$", re.M)  # "... Step 6: Validate Answer: 60"
 STEP_SPLIT = re.compile(r"(?:\n|;\s|^)\s*(?:\d+[.)、]|[①②③④⑤⑥⑦⑧⑨⑩⑪⑫]|Step\s*\d+[:.]?)\s*")
 SIDE_STEP = re.compile(r"(?i)^\s*(?:\*\*)?\s*(?:verif|check|note|key[_ ]points|error|remark|tip|summary of)")
@@ -151,9 +154,82 @@ def _flat(v: Any) -> str:
     return str(v)
 
 
+# "... the answer is X", "the final analytical formula is X", "the range of values is X" (not "is obtained at").
+STATED = re.compile(r"(?i)\b(?:answers?|solutions?|results?|(?:analytical\s+)?(?:formula|expression)|(?:minimum|maximum|"
+                    r"smallest|largest|greatest|least)(?:\s+value)?|range(?:\s+of\s+values)?|domain|value|equation)s?\s+(?:is|are)\b"
+                    r"(?:\s*[:：])?[ \t]*(?=\S)(?!(?:obtained|achieved|attained|reached|taken|when|that|the\s+same|valid|reasonable|correct|"
+                    r"within|consistent|satisfied|established|proved|true|shown|needed|as\s+follows|equal\s+to|in\b)\b)([^\n;。]+)")
+CHOICE = re.compile(r"(?i)(?:\banswer\s*(?:is\s*)?[:：]?\s*(?:option\s*)?\(?|\b(?:choose|select)\s+(?:option\s+)?\(?|"
+                    r"\bthe\s+(?:correct|final)\s+(?:answer|option|choice)\s+is\s*(?:option\s*)?\(?)((?-i:[A-E]{1,4}))\)?(?![A-Za-z0-9])(?!\s+(?:as|and|to|is|are)\b)")
+FILLER = re.compile(r"(?i)^(?:(?:ultimately|finally|in\s+conclusion|in\s+summary|therefore|thus|hence|so|we\s+(?:get|have|obtain|find|conclude"
+                    r"(?:\s+that)?)|to\s+(?:get|find|obtain)|proving|solve\s+to\s+(?:get|find)|conclude(?:\s+that)?|the|result|final(?:ly)?|"
+                    r"this\s+gives|which\s+gives|gives|yields?|obtain|is|are)\b[\s,:：]*|[⇒→∴,:：]\s*)+")
+CLAUSE_END = re.compile(r"(?i)(?:,\s*(?:indicating|corresponding|which|meaning|meeting|where|so\s|thus|hence|therefore|satisfying|consistent|completing|"
+                        r"confirming|i\.e\.|and\s+(?:the|this|it)\b)|;\s|\.\s|\s+\((?=[^)]*(?<![A-Za-z\\])[A-Za-z]{3,}[\s),])|\s+→\s|\s+⇒\s|\s+since\s|\s+because\s)")
+# what follows the value in an "Answer: ..." line: ", corresponding to option D", "(textbook original problem answer)"
+MARKER_TAIL = re.compile(r"(?i)(?:,\s*(?:corresponding|indicating|which\s+(?:is|corresponds|matches)|meaning|confirming)\b.*"
+                         r"|\s+\([^()]*\b(?:option|answer|note|textbook|conclusion|corresponding)\b[^()]*\))\s*$")
+MARKER_LEAD = re.compile(r"(?i)^(?:ultimately|finally|in\s+conclusion|therefore|thus|hence|so)\b[\s,:：]*")
+PROVED = re.compile(r"(?i)\s+(?:is\s+proved|is\s+established|is\s+true|holds)\b.*$")
+RELATION = re.compile(r"[<>≤≥≠∈⊆⊥∥]|//|\\(?:leq|geq|neq|in|perp)\b")
+MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "frac", "sqrt", "max", "min", "arcsin", "arccos", "arctan"}
+
+
+def _is_word(tok: str) -> bool:
+    w = re.fullmatch(r"[(]?([A-Za-z]{3,})[.,:)]?", tok)
+    return bool(w) and w.group(1).lower() not in MATH_WORDS
+
+
+def _short_name(x: str) -> bool:  # |BM|, f(x), a₇, E(ξ), S_max, x -- not "side" or a long expression
+    return 0 < len(x) <= 12 and (bool(re.search(r"[^A-Za-z]", x)) or len(x) <= 3)
+
+
+def _shorten(ans: str) -> str:
+    """A found answer -> a short value or expression: drop a leading "thus / we get", a trailing
+    clause or note ("..., indicating ...", "(conclusion)", "is proved"); of an equation chain
+    ``a = b = c`` keep ``a = c`` when ``a`` is a short name (``|BM|``, ``f(x)``), else ``c``; a
+    single equation whose left side is an expression (a curve such as ``x²/15 + y²/5 = 1``) is kept."""
+    a = re.sub(r"\\[()\[\]]", "", ans.replace("**", "")).strip().strip("$").strip()
+    a = FILLER.sub("", re.sub(r"^[-*•]\s+", "", a))
+    m = CLAUSE_END.search(a)
+    if m and m.start() > 0:
+        a = a[: m.start()]
+    a = PROVED.sub("", a).strip(" .,;:*$。")
+    if "=" in a and not RELATION.search(a):
+        parts = [x.strip() for x in a.split("=")]
+        while len(parts) > 1 and not parts[-1]:
+            parts.pop()
+        toks = parts[0].split()
+        i = len(toks)
+        while i > 0 and not _is_word(toks[i - 1]):
+            i -= 1
+        lhs = " ".join(toks[i:])
+        middle_words = any(_is_word(t) or t in ("or", "and") or t.endswith(",") for x in parts[1:-1] for t in x.split())
+        if len(parts) >= 2 and not middle_words:
+            last = parts[-1]
+            if not re.search(r"[^\W\d_]", lhs):  # "120 + 300 = 420": arithmetic, keep the value
+                a = last
+            elif len(parts) == 2:
+                a = f"{lhs}={last}"
+            else:
+                a = f"{lhs}={last}" if _short_name(lhs) else last
+    a = a.strip(" .,;:*$")
+    if a.count(")") > a.count("(") and a.endswith(")"):
+        a = a[:-1].rstrip()
+    return a
+
+
+def _mathy(x: str) -> bool:
+    return bool(re.search(r"[0-9=<>≤≥{}√π∞/^_∈⊥∥]|//|\\", x)) or bool(re.fullmatch(r"[A-Z]{1,4}", x))
+
+
 def _answer_from(text: str) -> tuple[str | None, str]:
-    """(answer, how): the last ``\\boxed{}``, else the last "Answer: ..." / "Conclusion: ..." line,
-    else a final "therefore / thus / the final answer is ..." sentence."""
+    """(answer, how), explicit markers first: the last ``\\boxed{}`` ("boxed"); the last "Answer: ..." /
+    "Conclusion: ..." line ("marker"); the last "the answer / final result / minimum value ... is X"
+    or "choose B" ("stated"); then the heuristics: a final "therefore / thus ..." sentence ("final
+    sentence") or the final step ("final step"). A marker answer is shortened by :func:`_shorten`
+    when it is a sentence; a heuristic one always is (to the final equation's right-hand side or the
+    phrase after the last result cue)."""
     boxed = BOXED.findall(text)
     if boxed:
         return boxed[-1].strip(), "boxed"
@@ -161,21 +237,38 @@ def _answer_from(text: str) -> tuple[str | None, str]:
              for x in ANSWER_LINE.findall(text) + INLINE_ANSWER.findall(text)]
     lines = [x for x in lines if x]
     if lines:
-        return lines[-1], "marker"
-    tail = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    for ln in reversed(tail[-2:]):
+        ans = MARKER_TAIL.sub("", MARKER_LEAD.sub("", lines[-1])).strip(" .,;") or lines[-1]
+        if not re.search(r",\s*and\b|\band\s+the\b|;|\bor\b", ans):  # "The maximum term is a_5=7⁶/8⁵" -> the value
+            st = STATED.findall(ans)
+            ans = _shorten(st[-1]) if st and _mathy(_shorten(st[-1])) else ans
+        return ans, "marker"
+    body = re.sub(r"(?is)\n\s*(?:key[_ ]points|note|remark|verification|key verification)\s*[:：].*$", "", text)
+    last_lines = "\n".join([ln for ln in body.splitlines() if ln.strip()][-3:])
+    choice = CHOICE.findall(last_lines)
+    if choice:
+        return choice[-1].upper(), "stated"
+    stated = [x for x in (_shorten(y) for y in STATED.findall(last_lines)) if x and _mathy(x)]
+    if stated:
+        return stated[-1], "stated"
+    tail = [ln.strip() for ln in body.strip().splitlines() if ln.strip()]
+    while len(tail) > 1 and re.match(r"(?i)(?:\d+[.)、]\s*|[①-⑳]\s*|[-*•]\s*)?(?:verif|check)", tail[-1]):
+        tail.pop()  # a closing "Verification: ..." line states no answer
+    for ln in tail[-1:]:
         m = FINAL_PHRASE.search(ln)
-        if m and m.group(1).strip(" .*"):
-            return m.group(1).strip(" .*"), "final sentence"
-    steps = [x.strip() for x in STEP_SPLIT.split(text) if x and x.strip()]
+        if m and _shorten(m.group(1)):
+            return _shorten(m.group(1)), "final sentence"
+    steps = [x.strip() for x in STEP_SPLIT.split(body) if x and x.strip()]
     if len(steps) < 2:  # no numbered steps: the lines are the steps
-        steps = [ln.strip(" -→") for ln in text.splitlines() if ln.strip(" -→")]
-    steps = [x for x in steps if not SIDE_STEP.match(x)]
+        steps = [ln.strip(" -→") for ln in body.splitlines() if ln.strip(" -→")]
+    steps = [x for x in steps if not SIDE_STEP.match(x) and not re.match(r"(?i)\s*(?:verif|check)", x.split(":", 1)[-1])]
     if len(steps) >= 2:  # a worked example ending in a step that computes the result
         last = steps[-1].replace("**", "").rstrip(" .。")
+        eqs = [ln for ln in last.splitlines() if "=" in ln]
+        if eqs and len(last.splitlines()) > 1:
+            last = eqs[-1]
         cues = list(RESULT_CUE.finditer(last))
         out = last[cues[-1].end():] if cues else last.split(":", 1)[-1]
-        out = out.strip(" .,;:*")
+        out = _shorten(out) or out.strip(" .,;:*")
         if out:
             return out[-200:], "final step"
     return None, ""
@@ -192,6 +285,9 @@ def _split_text(text: str) -> tuple[str, str]:
     body = text[head.end():] if head else text
     if re.match(r"(?i)\s*(?:\([^)]*\)\s*)?(?:analysis|solution|steps?)\b", body):  # "Example 1 Analysis: ..."
         m = SOLUTION_MARKERS.search(body)
+        heading = re.match(r"(?i)\s*(?:\([^)]*\)\s*)?(?:analysis|solution)\b[^\n:：]{0,40}[:：]", body)
+        if heading and (not m or heading.end() < m.start()):  # "Analysis (Trajectory Problem): Given ... Solution Steps: ..."
+            m = heading
         rest = body[m.end():].strip() if m else body.strip()
         m2 = SOLUTION_MARKERS.search(rest)
         lead = rest[: m2.start()].strip(" \n-*") if m2 else ""
@@ -226,6 +322,13 @@ def _clean_problem(problem: str) -> str:
 def convert_example(ex: Any) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """``example_application`` (str or dict with varying keys) -> ``{problem, solution, answer}`` and
     (kind, message) warnings."""
+    example, warnings, _ = split_example(ex)
+    return example, warnings
+
+
+def split_example(ex: Any) -> tuple[dict[str, str], list[tuple[str, str]], str]:
+    """:func:`convert_example` plus how the answer was found: "key", "boxed", "marker", "stated"
+    (explicit in the source), "final sentence" or "final step" (heuristic), or "" (none)."""
     warnings: list[tuple[str, str]] = []
     if isinstance(ex, dict):
         lower = {_key(k): v for k, v in ex.items()}
@@ -258,7 +361,7 @@ def convert_example(ex: Any) -> tuple[dict[str, str], list[tuple[str, str]]]:
         answer = ANSWER_MISSING
     elif how in ("final sentence", "final step"):
         warnings.append((f"answer taken from the {how}", f"answer taken from the example's {how}: {answer[:60]!r}"))
-    return {"problem": problem, "solution": solution, "answer": answer}, warnings
+    return {"problem": problem, "solution": solution, "answer": answer}, warnings, how if answer != ANSWER_MISSING else ""
 
 
 def _tags(*values: Any) -> list[str]:
