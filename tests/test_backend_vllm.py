@@ -218,6 +218,19 @@ def test_solve_cli_json(tmp_path):
     assert obj["finish_reason"] in ("stop", "length") and obj["completion_tokens"] > 0 and obj["error"] is None
 
 
+def test_solve_cli_budget_forcing_flags(tmp_path):
+    """Budget forcing through the CLI flags on the vllm backend: the reasoning is opened by the
+    prefill (--think), closed after --max-thinking-tokens, and the answer comes after it."""
+    p = _cli("solve", "What is 2+3?", "--backend", "vllm", "--format", "chatml", "--think", "--max-thinking-tokens", "12",
+             "--wait", "1", "--max-tokens", "24", "--json", cwd=tmp_path)
+    out, err = p.communicate(timeout=400)
+    assert p.returncode == 0, err[-2000:]
+    (line,) = [x for x in out.splitlines() if x.strip()]
+    obj = json.loads(line)
+    assert obj["error"] is None and obj["reasoning"] and obj["answer"] is not None
+    assert 0 < obj["completion_tokens"] <= 12 + 24 + 8
+
+
 def test_missing_vllm_is_one_line_naming_the_package(monkeypatch, smollm2):
     from reasonflux.backends.vllm import VLLMBackend
 
