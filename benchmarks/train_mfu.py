@@ -262,10 +262,15 @@ def run_path(path: str, quick: bool, warmup: int, steps: int) -> dict:
 
 def run_child(path: str, quick: bool, warmup: int, steps: int, timeout_s: float) -> dict:
     cmd = [sys.executable, __file__, "--child", path, "--warmup", str(warmup), "--steps", str(steps)] + (["--quick"] if quick else [])
+    return child_result(path, cmd, {**os.environ, "TOKENIZERS_PARALLELISM": "false"}, timeout_s)
+
+
+def child_result(path: str, cmd: list[str], env: dict[str, str], timeout_s: float) -> dict:
+    """Run one measured path in its own process (a fresh CUDA context and allocator per path) and
+    read its ``RESULT {json}`` line; a crash or timeout becomes an ``error`` entry."""
     t = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                              env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
         return {"path": path, "error": f"timed out after {timeout_s:.0f} s"}
     for line in proc.stdout.splitlines():

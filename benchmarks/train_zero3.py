@@ -47,14 +47,13 @@ import platform
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_mfu import PEAK_BF16_FLOPS, flops_per_token  # noqa: E402 - one MFU formula for both benchmarks
+from train_mfu import PEAK_BF16_FLOPS, child_result, flops_per_token  # noqa: E402 - one MFU formula and child runner for both
 
 R1_DISTILL_7B_SHAPE = dict(hidden_size=3584, num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
                            intermediate_size=18944, vocab_size=152064)
@@ -213,18 +212,7 @@ def run_child(path: str, a: argparse.Namespace, timeout_s: float) -> dict:
            "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1"}
     if a.quick:
         env["OMP_NUM_THREADS"] = "1"
-    t = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
-    except subprocess.TimeoutExpired:
-        return {"path": path, "error": f"timed out after {timeout_s:.0f} s"}
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            r = json.loads(line[len("RESULT "):])
-            r["process_s"] = round(time.perf_counter() - t, 1)
-            return r
-    tail = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()][-3:]
-    return {"path": path, "error": " | ".join(tail) or f"exit code {proc.returncode}", "process_s": round(time.perf_counter() - t, 1)}
+    return child_result(path, cmd, env, timeout_s)
 
 
 def table(results: list[dict]) -> str:

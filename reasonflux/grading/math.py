@@ -1220,7 +1220,6 @@ def _is_zero(d) -> Optional[bool]:  # noqa: ANN001
     """Whether a closed-form constant is exactly zero: rationals exactly; otherwise sympy's adaptive
     evaluation, which reaches 30 correct digits of any non-zero value (relative to the value itself,
     so 5e-16 or 1e-43 is not zero) and reports a value it cannot tell from zero with no precision."""
-    import sympy
 
     if d.is_Rational:
         return bool(d == 0)
