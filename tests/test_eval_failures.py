@@ -100,6 +100,31 @@ def test_server_killed_mid_run_then_rerun_retries_exactly_the_failed(tmp_path, d
     assert (out / store.METRICS).read_bytes() == (tmp_path / "clean" / store.METRICS).read_bytes()
 
 
+def test_server_dying_mid_run_stops_the_run_in_seconds_with_default_retries(tmp_path, data_dir):
+    """With the default --max-retries (6: about a minute of backoff per request), a server that
+    stops answering mid-run is given up once connections have been refused for SERVER_GONE_S:
+    the run ends in seconds with exit 3 and one line, and what finished is kept."""
+    from reasonflux.backends.openai_api import SERVER_GONE_S
+
+    holder: list[ScriptedServer] = []
+
+    def dying(body: dict, index: int) -> dict:
+        if index == KILL_AT:
+            threading.Thread(target=holder[0].close, daemon=True).start()
+        return answer_from_prompt(body, index)
+
+    holder.append(ScriptedServer(dying))
+    out = tmp_path / "gone"
+    r, took = eval_cli(holder[0].base_url, out, data_dir, "--concurrency", "2", timeout=150)
+    holder[0].close()
+    assert r.returncode == 3, r.stderr[-2000:]
+    lines = error_lines(r.stderr)
+    assert len(lines) == 1 and "rerun the same command to retry" in lines[0], lines
+    assert took < SERVER_GONE_S + 35, took  # not 6 retries x 16 requests of backoff
+    done = [s for s in store.read_samples(out / store.SAMPLES) if not store.is_failure(s)]
+    assert len(done) >= KILL_AT - 2
+
+
 def test_never_started_server_exits_fast_with_one_line(tmp_path, data_dir):
     r, took = eval_cli(f"http://127.0.0.1:{free_port()}/v1", tmp_path / "dead", data_dir, timeout=90)
     assert r.returncode != 0 and took < 30, (r.returncode, took, r.stderr[-1000:])

