@@ -33,6 +33,14 @@ QUESTIONS = [
 ]
 
 
+def requests_for(n: int, max_tokens: int):
+    """``n`` greedy chat requests cycling through QUESTIONS (also used by vllm_overhead.py)."""
+    from reasonflux.types import Request
+
+    return [Request([{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)].format(a=i + 2, b=3 * i + 1)}],
+                    max_tokens=max_tokens, temperature=0.0) for i in range(n)]
+
+
 def build(model_spec: str, batch_size: int):
     from reasonflux.backends.hf import HFBackend
 
@@ -82,13 +90,10 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from reasonflux.types import Request
-
     backend = build(args.model, args.batch_size)
     model, tok = backend.model, backend.tokenizer
     tok.padding_side = "left"
-    requests = [Request([{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)].format(a=i + 2, b=3 * i + 1)}],
-                        max_tokens=args.max_new_tokens) for i in range(args.requests)]
+    requests = requests_for(args.requests, args.max_new_tokens)
     batches = direct_batches(backend, requests)
 
     # Warm up both paths (first-call allocations, template compilation) and check they agree.

@@ -282,6 +282,26 @@ def child_result(path: str, cmd: list[str], env: dict[str, str], timeout_s: floa
     return {"path": path, "error": " | ".join(tail) or f"exit code {proc.returncode}", "process_s": round(time.perf_counter() - t, 1)}
 
 
+def checked_paths(arg: str | None, default: list[str], parse) -> list[str]:  # noqa: ANN001 - the benchmark's parse_path
+    """The ``--paths`` list (default: ``default``); a name ``parse`` refuses ends the run with its message."""
+    paths = [p.strip() for p in arg.split(",") if p.strip()] if arg else list(default)
+    for p in paths:
+        try:
+            parse(p)
+        except ValueError as e:
+            sys.exit(str(e))
+    return paths
+
+
+def result_path(out: str | None, name: str, quick: bool) -> Path:
+    """``--out``, else ``$OUT/NAME.json``, else ``benchmarks/results/NAME.json``; a ``--quick`` smoke
+    test writes ``NAME_quick.json`` so it never overwrites a GPU result."""
+    if out:
+        return Path(out)
+    base = Path(os.environ["OUT"]) if os.environ.get("OUT") else Path(__file__).parent / "results"
+    return base / (f"{name}_quick.json" if quick else f"{name}.json")
+
+
 def table(results: list[dict]) -> str:
     head = f"{'path':<17}{'ckpt':>6}{'comp':>6}{'s/step':>8}{'tokens/s':>10}{'MFU':>7}{'peak GiB':>10}{'est GiB':>9}  note"
     rows = [head, "-" * len(head)]
@@ -350,16 +370,8 @@ def main() -> None:
 
     if not args.quick and not torch.cuda.is_available():
         sys.exit("no CUDA device: run with --quick for a CPU smoke test")
-    paths = [p.strip() for p in args.paths.split(",") if p.strip()] if args.paths else default_paths(args.quick)
-    for p in paths:
-        try:
-            parse_path(p)
-        except ValueError as e:
-            sys.exit(str(e))
-    out = Path(args.out) if args.out else (Path(os.environ["OUT"]) / "train_mfu.json" if os.environ.get("OUT")
-                                           else Path(__file__).parent / "results" / "train_mfu.json")
-    if args.quick and not args.out:
-        out = out.with_name("train_mfu_quick.json")  # never overwrite a real GPU result with a smoke test
+    paths = checked_paths(args.paths, default_paths(args.quick), parse_path)
+    out = result_path(args.out, "train_mfu", args.quick)
     card = torch.cuda.get_device_name(0) if torch.cuda.is_available() and not args.quick else platform.processor() or "cpu"
     shape, seq = (QUICK_SHAPE, QUICK_SEQ_LEN) if args.quick else (R1_DISTILL_1_5B_SHAPE, SEQ_LEN)
     report = {"benchmark": "train_mfu", "quick": args.quick, "card": card, "torch": torch.__version__,

@@ -53,7 +53,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_mfu import PEAK_BF16_FLOPS, child_result, flops_per_token  # noqa: E402 - one MFU formula and child runner for both
+from train_mfu import (  # noqa: E402 - one MFU formula, child runner and CLI plumbing for both
+    PEAK_BF16_FLOPS,
+    checked_paths,
+    child_result,
+    flops_per_token,
+    result_path,
+)
 
 R1_DISTILL_7B_SHAPE = dict(hidden_size=3584, num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
                            intermediate_size=18944, vocab_size=152064)
@@ -263,16 +269,8 @@ def main() -> None:
 
     if not a.quick and not torch.cuda.is_available():
         sys.exit("no CUDA device: run with --quick for a CPU smoke test")
-    paths = [p.strip() for p in a.paths.split(",") if p.strip()] if a.paths else list(DEFAULT_PATHS)
-    for p in paths:
-        try:
-            parse_path(p)
-        except ValueError as e:
-            sys.exit(str(e))
-    out = Path(a.out) if a.out else (Path(os.environ["OUT"]) / "train_zero3.json" if os.environ.get("OUT")
-                                     else Path(__file__).parent / "results" / "train_zero3.json")
-    if a.quick and not a.out:
-        out = out.with_name("train_zero3_quick.json")  # never overwrite a GPU result with a smoke test
+    paths = checked_paths(a.paths, list(DEFAULT_PATHS), parse_path)
+    out = result_path(a.out, "train_zero3", a.quick)
     import deepspeed
     import transformers
     import trl

@@ -25,21 +25,10 @@ import sys
 import time
 from pathlib import Path
 
+from backend_overhead import requests_for  # same requests as the hf overhead benchmark (this directory is on sys.path)
+
 RESULTS = Path(__file__).resolve().parent / "results" / "vllm_overhead.json"
 GOAL_OVERHEAD = 0.03
-QUESTIONS = [
-    "What is {a}+{b}?",
-    "Find x if {a}x+{b}=7.",
-    "Compute the sum of the first {a} positive integers.",
-    "What is the probability of {a} heads in {b} fair coin tosses?",
-]
-
-
-def requests_for(n: int, max_tokens: int):
-    from reasonflux.types import Request
-
-    return [Request([{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)].format(a=i + 2, b=3 * i + 1)}],
-                    max_tokens=max_tokens, temperature=0.0) for i in range(n)]
 
 
 def main() -> None:

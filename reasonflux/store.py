@@ -104,30 +104,38 @@ def json_line(record: Any) -> str:
     return line + "\n"
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is out (a regular file takes it in one call)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 class Appender:
     """Appends records to a JSONL log, each record one whole line written by ONE ``os.write`` on an
     ``O_APPEND`` descriptor (a ``kill -9`` leaves at most one torn last line); thread-safe.
     ``write_many`` puts several records in one write (all or, after a crash, a torn tail)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, truncate: bool = False):
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | (os.O_TRUNC if truncate else 0)
+        self._fd = os.open(self.path, flags, 0o644)
         self._lock = threading.Lock()
 
     def write(self, record: dict[str, Any]) -> None:
         self.write_many([record])
 
     def write_many(self, records: Iterable[dict[str, Any]]) -> None:
-        data = "".join(json_line(r) for r in records).encode("utf-8")
+        self.write_bytes("".join(json_line(r) for r in records).encode("utf-8"))
+
+    def write_bytes(self, data: bytes) -> None:
+        """Append ready-made whole lines (``data`` ends with a newline) in one write."""
         if not data:
             return
         with self._lock:
             if self._fd < 0:
                 raise ValueError(f"{self.path} is closed")
-            view = memoryview(data)
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
+            write_all(self._fd, data)
 
     def close(self) -> None:
         with self._lock:

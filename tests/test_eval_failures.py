@@ -53,7 +53,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_server_killed_mid_run_then_rerun_retries_exactly_the_failed(tmp_path, data_dir):
+def dying_server() -> ScriptedServer:
+    """A scripted server that shuts itself down while answering its KILL_AT-th request."""
     holder: list[ScriptedServer] = []
 
     def dying(body: dict, index: int) -> dict:
@@ -62,9 +63,13 @@ def test_server_killed_mid_run_then_rerun_retries_exactly_the_failed(tmp_path, d
         return answer_from_prompt(body, index)
 
     holder.append(ScriptedServer(dying))
+    return holder[0]
+
+
+def test_server_killed_mid_run_then_rerun_retries_exactly_the_failed(tmp_path, data_dir):
     out = tmp_path / "killed"
-    r, took = eval_cli(holder[0].base_url, out, data_dir, "--max-retries", "1", "--concurrency", "2")
-    holder[0].close()
+    with dying_server() as srv:
+        r, took = eval_cli(srv.base_url, out, data_dir, "--max-retries", "1", "--concurrency", "2")
     assert r.returncode == 3, r.stderr[-2000:]
     lines = error_lines(r.stderr)
     assert len(lines) == 1 and re.match(r"error: \d+ samples? failed \(.+\).*; rerun the same command to retry", lines[0]), lines
@@ -106,17 +111,9 @@ def test_server_dying_mid_run_stops_the_run_in_seconds_with_default_retries(tmp_
     the run ends in seconds with exit 3 and one line, and what finished is kept."""
     from reasonflux.backends.openai_api import SERVER_GONE_S
 
-    holder: list[ScriptedServer] = []
-
-    def dying(body: dict, index: int) -> dict:
-        if index == KILL_AT:
-            threading.Thread(target=holder[0].close, daemon=True).start()
-        return answer_from_prompt(body, index)
-
-    holder.append(ScriptedServer(dying))
     out = tmp_path / "gone"
-    r, took = eval_cli(holder[0].base_url, out, data_dir, "--concurrency", "2", timeout=150)
-    holder[0].close()
+    with dying_server() as srv:
+        r, took = eval_cli(srv.base_url, out, data_dir, "--concurrency", "2", timeout=150)
     assert r.returncode == 3, r.stderr[-2000:]
     lines = error_lines(r.stderr)
     assert len(lines) == 1 and "rerun the same command to retry" in lines[0], lines

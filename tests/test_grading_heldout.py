@@ -61,5 +61,5 @@ def test_heldout_in_process_agrees(verdicts):
     """The same verdicts without the pool (timeout=None compares in the calling process)."""
     CACHE.clear()
     for c, v in zip(HELDOUT, verdicts):
-        w = grade(**{k: x for k, x in item(c).items()}, timeout=None)
+        w = grade(**item(c), timeout=None)
         assert (w.correct, w.reason) == (v.correct, v.reason), c.id

@@ -132,7 +132,8 @@ def test_lean_checkpoints_the_fewest_layers_that_fit_the_budget():
 
 def test_compile_defaults_to_cuda_without_zero3():
     from reasonflux.config import resolve
-    from reasonflux.train.sft import TrainConfig, resolve_compile
+    from reasonflux.train.estimate import resolve_compile
+    from reasonflux.train.sft import TrainConfig
 
     cfg = lambda **kw: resolve(TrainConfig, kw)  # noqa: E731
     assert resolve_compile(cfg(), cuda=True) is True and resolve_compile(cfg(), cuda=False) is False

@@ -58,12 +58,12 @@ def _import_vllm() -> Any:
     return vllm
 
 
-def _on_cpu(vllm: Any) -> bool:
+def _on_cpu() -> bool:
     try:
         from vllm.platforms import current_platform
 
         return bool(current_platform.is_cpu())
-    except Exception:  # noqa: BLE001 - a stand-in or an older vLLM: decide by torch
+    except Exception:  # noqa: BLE001 - an older vLLM without current_platform: decide by torch
         import sys
 
         torch = sys.modules.get("torch")
@@ -124,7 +124,7 @@ class VLLMBackend:
         if not ref.gguf_file:
             _check_local_model(ref.path, model)
         vllm = _import_vllm()
-        self.on_cpu = _on_cpu(vllm)
+        self.on_cpu = _on_cpu()
         if ref.gguf_file and self.on_cpu:  # vLLM's CPU build reads safetensors directories only
             from reasonflux.backends.gguf_export import hf_dir_for
 

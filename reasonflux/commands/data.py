@@ -84,6 +84,7 @@ def clean_main(cfg: CleanConfig) -> dict:
     from reasonflux.synth.decontam import benchmark_items, build_index, decontaminate
     from reasonflux.synth.dedup import dedup
     from reasonflux.synth.formats import read_rows
+    from reasonflux.synth.pipeline import ID_KEYS
 
     # each row keeps its input line number (as in the file, before dedup) and is written out unchanged
     rows, lines, originals = [], {}, {}
@@ -101,7 +102,7 @@ def clean_main(cfg: CleanConfig) -> dict:
     first = list(rows)
 
     def rid(row: dict):  # noqa: ANN202 - the row's own id, if it has one
-        return next((row[k] for k in ("id", "problem_id", "unique_id", "uid") if row.get(k) not in (None, "")), None)
+        return next((row[k] for k in ID_KEYS if row.get(k) not in (None, "")), None)
 
     report: dict = {"input": len(rows)}
     if cfg.dedup:

@@ -66,20 +66,20 @@ def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
 def eval_main(cfg: EvalConfig) -> dict[str, Any]:
     from reasonflux.evals import store
     from reasonflux.evals.report import COMPACT_HEADER, compact_rows, partial_note
-    from reasonflux.evals.runner import SamplesFailed, default_out, failure_summary, run
+    from reasonflux.evals.runner import SamplesFailed, failure_summary, run
 
     from reasonflux.evals import methods
 
-    cfg.out = cfg.out or methods.default_out(cfg)  # runs/<model>-<method> unless direct
+    out = cfg.out = cfg.out or methods.default_out(cfg)  # runs/<model>-<method> unless direct
     metrics = run(cfg)
-    out = cfg.out or default_out(cfg.model)
     if not cfg.quiet:
         _print_table(f"reasonflux eval: {cfg.name or out}", COMPACT_HEADER, compact_rows(metrics))
         note = partial_note(metrics)
         if note:
             print(note)
-        if methods.summary_line(metrics):  # the navigator's fallback count
-            print(methods.summary_line(metrics))
+        line = methods.summary_line(metrics)  # the navigator's fallback count
+        if line:
+            print(line)
         print(f"wrote {out}/{store.SAMPLES}, {store.METRICS}, {store.REPORT_MD}, {store.REPORT_HTML}")
     failed = failure_summary(out, metrics)
     if failed:
@@ -100,7 +100,7 @@ def rescore_main(cfg: RescoreConfig) -> dict[str, Any]:
     run = store.load_run(cfg.run)
     gold = {(p["benchmark"], p["id"]): (p["answer"], p.get("kind", "math")) for p in run.problems}
     questions = {(p["benchmark"], p["id"]): p.get("problem") for p in run.problems}  # #12: percent questions
-    todo = [s for s in run.samples if (s["benchmark"], s["problem_id"]) in gold and s.get("finish_reason") != "error"]
+    todo = [s for s in run.samples if (s["benchmark"], s["problem_id"]) in gold and not store.is_failure(s)]
     items = [{"response": s.get("text") or "", "gold": gold[(s["benchmark"], s["problem_id"])][0],
               "kind": gold[(s["benchmark"], s["problem_id"])][1], "prefilled": bool(s.get("prefilled")),
               "finish_reason": s.get("finish_reason"), "problem": questions[(s["benchmark"], s["problem_id"])]} for s in todo]

@@ -19,7 +19,6 @@ surrogates included, is written back.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,8 +26,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from reasonflux.chat import THINK_CLOSE, THINK_OPEN
-
 from reasonflux.config import register as register_command
+from reasonflux.store import json_line
 
 CHUNK_ROWS = 256  # comparisons sent to the workers together; a row is written once it and all before it are graded
 EARLY_POOL_BYTES = 1 << 20  # an input this large starts the workers at once: loading sympy overlaps reading
@@ -49,47 +48,46 @@ def _bad(line: int, msg: str) -> dict[str, Any]:
 
 
 def dump_line(rec: Any) -> bytes:
-    """One JSONL line for any record: UTF-8 where it can be, \\u escapes for what cannot (a lone
-    surrogate from the input), and a one-line error record for what cannot be written at all."""
+    """One JSONL line for any record (``store.json_line``: UTF-8, ASCII escapes for a lone surrogate
+    from the input); a record too deeply nested to write is cut to its verdict fields."""
     try:
-        return (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8")
-    except UnicodeEncodeError:
-        pass
+        return json_line(rec).encode("utf-8")
     except (ValueError, TypeError, RecursionError):
         rec = {k: rec.get(k) for k in ("line", "extracted", "correct", "reason", "error", "detail") if isinstance(rec, dict) and k in rec}
         rec.setdefault("error", "input row could not be echoed back (too deeply nested)")
-    try:
-        return (json.dumps(rec, ensure_ascii=True) + "\n").encode("ascii")
-    except (ValueError, TypeError, RecursionError) as e:  # pragma: no cover - last resort
-        return (json.dumps({"correct": False, "reason": "error", "error": f"unwritable row: {type(e).__name__}"}) + "\n").encode()
+        return json_line(rec).encode("utf-8")
 
 
 class RowWriter:
-    """Writes graded rows as they finish: one ``os.write`` of one whole line per row, so a killed
-    run keeps every row it graded (at most a torn last line). ``path=None`` writes to stdout."""
+    """Writes graded rows as they finish: one write of one whole line per row, so a killed run keeps
+    every row it graded (at most a torn last line). A file goes through the run store's
+    :class:`~reasonflux.store.Appender` (emptied first: grade rewrites its output); ``path=None``
+    writes to stdout."""
 
     def __init__(self, path: Path | None):
+        from reasonflux.store import Appender
+
         self.path = path
+        self._file = Appender(path, truncate=True) if path is not None else None
         if path is None:
             sys.stdout.flush()
-            self._fd = sys.stdout.fileno() if hasattr(sys.stdout, "fileno") and _has_fileno(sys.stdout) else -1
-        else:
-            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        self._fd = sys.stdout.fileno() if path is None and _has_fileno(sys.stdout) else -1
 
     def write(self, rec: dict[str, Any]) -> None:
+        from reasonflux.store import write_all
+
         data = dump_line(rec)
-        if self._fd < 0:  # stdout replaced by something without a descriptor (pytest capture)
+        if self._file is not None:
+            self._file.write_bytes(data)
+        elif self._fd >= 0:
+            write_all(self._fd, data)
+        else:  # stdout replaced by something without a descriptor (pytest capture)
             sys.stdout.write(data.decode("utf-8"))
             sys.stdout.flush()
-            return
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
 
     def close(self) -> None:
-        if self.path is not None and self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        if self._file is not None:
+            self._file.close()
 
 
 def _has_fileno(stream: Any) -> bool:

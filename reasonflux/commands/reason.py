@@ -32,7 +32,7 @@ class ReasonConfig:
     solver: str | None = field(default=None, metadata={"help": "solver model (default: the navigator's)"})
     solver_backend: str | None = field(default=None, metadata={"help": "solver backend (default: the navigator's)", "choices": ("hf", "vllm", "openai"),
                                                                "choices_extra": lambda v: ":" in v})
-    solver_format: str | None = field(default=None, metadata={"help": "solver chat format (default: the navigator's)", "choices": ("model", "deepseek-r1", "chatml")})
+    solver_format: str | None = field(default=None, metadata={"help": "solver chat format (default: the navigator's)", "choices": tuple(CHAT_FORMAT_HELP)})
     solver_base_url: str | None = field(default=None, metadata={"help": "solver openai server URL (default: the navigator's)"})
     solver_max_tokens: int = field(default=1024, metadata={"help": "new tokens per solver call", "min": 1})
     solver_think: bool = field(default=False, metadata={"help": "prefill '<think>\\n' for the solver (R1-style models)"})

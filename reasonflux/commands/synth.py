@@ -153,7 +153,7 @@ def _heartbeat(cfg: SynthConfig, out: Path, total: int, done, console):  # noqa:
     """reasonflux.progress: tokens, tok/s, samples and ETA every 15 s to stderr and out/progress.log."""
     from reasonflux.progress import LOG_NAME, Heartbeat
 
-    emit = None if getattr(cfg, "quiet", False) else (lambda line: console.print(line, markup=False, highlight=False))
+    emit = None if cfg.quiet else (lambda line: console.print(line, markup=False, highlight=False))
     return Heartbeat("synth", total, done, max_tokens=cfg.max_tokens, log_path=out / LOG_NAME, emit=emit).start()
 
 

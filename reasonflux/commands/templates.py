@@ -22,7 +22,7 @@ class SearchConfig:
     query: str = field(default="", metadata={"help": "problem text or keywords", "argument": True, "required": True})
     k: int = field(default=5, metadata={"help": "how many templates", "short": "-k", "min": 1})
     library: str = field(default="builtin", metadata={"help": LIBRARY_HELP, "path": "library"})
-    retriever: str = field(default="hierarchical", metadata={"help": "hierarchical | flat (BM25) | embeddings (local sentence-transformers model)",
+    retriever: str = field(default="hierarchical", metadata={"help": "hierarchical | flat (BM25) | embeddings (local sentence-embedding model)",
                                                              "choices": ("hierarchical", "flat", "embeddings")})
     embed_model: str | None = field(default=None, metadata={"help": "embeddings: local model directory (or $REASONFLUX_EMBED_MODEL)"})
     json: bool = field(default=False, metadata={"help": "print a JSON list of {id, name, score, tags, ...}"})

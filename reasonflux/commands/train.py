@@ -60,9 +60,7 @@ def _rank() -> int:
 
 def register(app) -> None:  # noqa: ANN001
     from reasonflux.config import yaml_descriptions
-    from reasonflux.train.sft import RECIPES
-
-    from reasonflux.train.sft import validate
+    from reasonflux.train.sft import RECIPES, validate
 
     register_command(app, "train", TrainConfig, main, help=HELP, presets=load_recipe, preset_flag="recipe", precheck=validate, panels={"seed": "Training"},
                      listings={"Recipes (--recipe)": lambda: _recipe_lines(RECIPES, yaml_descriptions("reasonflux.train", RECIPES, "recipes"))})

@@ -17,6 +17,7 @@ import math
 from typing import Any
 
 from reasonflux.evals.report import SUMMARY_HEADER, TITLES, _num_first, ordered, partial_note, pct, protocol_line, summary_rows
+from reasonflux.evals.store import is_failure
 
 HTML_SAMPLES_PER_PROBLEM = 4
 HTML_MAX_CHARS = 12000  # per response part; the middle of longer texts is cut
@@ -204,7 +205,7 @@ def _sample_html(s: dict[str, Any], redactor: Any = None) -> str:
 
     sp = split_completion(s.get("text") or "", s.get("reasoning"), prefilled=bool(s.get("prefilled")))
     verdict = '<span class="ok">correct</span>' if s.get("correct") else '<span class="bad">incorrect</span>'
-    if s.get("finish_reason") == "error":
+    if is_failure(s):
         verdict = '<span class="bad">failed (not an answer; retried on rerun)</span>'
     head = (f'<div class="sample"><div>sample {int(s["sample_index"])}: {verdict} · extracted '
             f'<code>{esc(shown(s.get("extracted")))}</code> · {esc(s.get("reason"))} · finish {esc(s.get("finish_reason"))} · '
@@ -232,7 +233,7 @@ def _drilldown(b: str, problems: list[dict[str, Any]], samples: list[dict[str, A
     for p in problems:
         ss = sorted(by.get(p["id"], []), key=lambda s: int(s["sample_index"]))
         c = sum(bool(s.get("correct")) for s in ss)
-        chips = "".join(f'<span class="chip {"err" if s.get("finish_reason") == "error" else "ok" if s.get("correct") else "bad"}"></span>'
+        chips = "".join(f'<span class="chip {"err" if is_failure(s) else "ok" if s.get("correct") else "bad"}"></span>'
                         for s in ss[:64])
         meta = " · ".join(f"{k} {v}" for k, v in p.get("meta", {}).items() if k not in ("choices",))
         summary = f'{chips} <b>{esc(p["id"])}</b> · gold <code>{esc(p["answer"])}</code> · {c}/{len(ss)} correct' + (f' · <span class="muted">{esc(meta)}</span>' if meta else "")

@@ -201,8 +201,7 @@ def method_metrics(run: Any) -> dict[str, Any]:
     if name == "navigator":
         traces = [s["trace"] for s in run.samples if isinstance(s.get("trace"), dict)]
         fb = fallback_summary(traces)
-        calls = max(1, fb["navigator_calls"])
-        fb["fallback_rate"] = round(fb["fallbacks"] / calls, 4) if fb["navigator_calls"] else 0.0
+        fb["fallback_rate"] = round(fb["fallbacks"] / fb["navigator_calls"], 4) if fb["navigator_calls"] else 0.0
         out["navigator"] = fb
     return out
 

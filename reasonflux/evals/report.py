@@ -13,6 +13,7 @@ from typing import Any
 
 from reasonflux.benchmarks import TABLE_ORDER
 from reasonflux.evals.methods import label as method_label, report_lines as method_report_lines
+from reasonflux.evals.store import is_failure
 
 TITLES = {"aime24": "AIME24", "aime25": "AIME25", "math500": "MATH500", "gpqa_diamond": "GPQA-D"}
 
@@ -269,7 +270,7 @@ def compare_runs(a: Any, b: Any) -> list[dict[str, Any]]:
 
     def answered(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
         # a problem with a failed request has no verdict to compare (failures are not answers)
-        return {k: v for k, v in groups.items() if not any(s.get("finish_reason") == "error" for s in v)}
+        return {k: v for k, v in groups.items() if not any(is_failure(s) for s in v)}
 
     pa, pb = answered(by_problem(a)), answered(by_problem(b))
     gold = {(p["benchmark"], p["id"]): p["answer"] for p in a.problems + b.problems}

@@ -31,6 +31,8 @@ from reasonflux.backends import BackendConfig
 from reasonflux.benchmarks import TABLE_ORDER
 from reasonflux.errors import UserError
 from reasonflux.evals.methods import METHOD_DEFINING, MethodConfig, method_messages, method_metrics
+from reasonflux.evals.methods import default_out as method_default_out  # runs/<model>[-<method>]
+from reasonflux.evals.store import is_failure
 from reasonflux.scale import ScaleConfig
 
 RUNS_ROOT = "runs"
@@ -265,7 +267,7 @@ class Tracker:
         b = rec["benchmark"]
         self.done[b] += 1
         self.correct[b] += bool(rec["correct"])
-        self.failed[b] += rec.get("finish_reason") == "error"
+        self.failed[b] += is_failure(rec)
         self.tokens += rec["completion_tokens"]
         if self.progress is not None:
             acc = self.correct[b] / max(1, self.done[b] - self.failed[b])
@@ -322,8 +324,6 @@ class FailureBreaker:
         self.last_error = ""
 
     def record(self, rec: dict[str, Any]) -> None:
-        from reasonflux.evals.store import is_failure
-
         if not is_failure(rec):
             self.run = 0
             return
@@ -434,7 +434,7 @@ def run(cfg: EvalConfig, backend: Any = None) -> dict[str, Any]:
 
     check(cfg)
     selected = select_problems(cfg)
-    run_dir = Path(cfg.out or default_out(cfg.model))
+    run_dir = Path(cfg.out or method_default_out(cfg))  # runs/<model>[-<method>]
     run_dir.mkdir(parents=True, exist_ok=True)
     with store.RunLock(run_dir):
         _check_same_settings(run_dir, cfg)

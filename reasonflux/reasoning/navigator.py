@@ -570,15 +570,17 @@ def fallback_summary(traces: Iterable[Trace | dict[str, Any]]) -> dict[str, Any]
     runs = plan_fb = with_fb = 0
     by_kind = dict.fromkeys(FALLBACK_KINDS, 0)
     calls = 0
-    for t in traces:
-        d = t.to_dict() if isinstance(t, Trace) else t
+    for t in traces:  # a Trace is read in place (no asdict copy of its calls), a stored one as a dict
+        if isinstance(t, Trace):
+            fb, plan_source, roles = t.fallbacks, t.plan_source, [c.role for c in t.calls]
+        else:
+            fb, plan_source, roles = t.get("fallbacks") or {}, t.get("plan_source"), [c.get("role") for c in t.get("calls", [])]
         runs += 1
-        fb = d.get("fallbacks") or {}
         for k, v in fb.items():
             by_kind[k] = by_kind.get(k, 0) + int(v)
-        plan_fb += d.get("plan_source") == "fallback"
+        plan_fb += plan_source == "fallback"
         with_fb += any(int(v) for v in fb.values())
-        calls += sum(1 for c in d.get("calls", []) if c.get("role") == "navigator")
+        calls += roles.count("navigator")
     total = sum(by_kind.values())
     return {"runs": runs, "fallbacks": total, "by_kind": by_kind, "plan_fallback_runs": plan_fb,
             "runs_with_fallback": with_fb, "navigator_calls": calls}

@@ -187,13 +187,18 @@ class _DropMessage:
         return self.text not in record.getMessage()
 
 
+# One instance, so repeated connects add it once (addFilter skips a filter already present).
+_QUIET_SIGTERM = _DropMessage("SIGTERM handler is not set")  # expected off the main thread; not the user's concern
+
+
 def connect_ray(ray: Any, address: str | None) -> None:
     """``ray.init(address)`` that fails in seconds with one line: a TCP check of an explicit address
     first, then ray.init bounded by CONNECT_TIMEOUT_S (it would otherwise retry for many minutes)."""
     import threading
 
-    shown = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
-    target = _address_host_port(address or os.environ.get("RAY_ADDRESS") or "")
+    given = address or os.environ.get("RAY_ADDRESS") or ""
+    shown = given or "a new local instance"
+    target = _address_host_port(given)
     if target is not None:
         try:
             socket.create_connection(target, timeout=CONNECT_CHECK_S).close()
@@ -215,10 +220,9 @@ def connect_ray(ray: Any, address: str | None) -> None:
     else:  # in a thread, so a head that never answers costs CONNECT_TIMEOUT_S, not Ray's own minutes
         import logging
 
-        quiet = _DropMessage("SIGTERM handler is not set")  # expected off the main thread; not the user's concern
-        logging.getLogger("ray").addFilter(quiet)
+        logging.getLogger("ray").addFilter(_QUIET_SIGTERM)
         for h in logging.getLogger("ray").handlers:
-            h.addFilter(quiet)
+            h.addFilter(_QUIET_SIGTERM)
         t = threading.Thread(target=init, name="reasonflux-ray-init", daemon=True)
         with _stderr_held() as held:  # Ray's C++ client logs one line per second while it retries
             t.start()
@@ -494,16 +498,15 @@ class RayPoolBackend:
     def _fits(self) -> int:
         """Replicas the cluster can hold now: per node (a replica's GPUs and CPUs must share one node)."""
         total = 0
-        for node in getattr(self, "_nodes", None) or [self.cluster]:
+        for node in self._nodes:
             caps = [node[k] // need for k, need in (("GPU", self.gpus_per_replica), ("CPU", self.cpus_per_replica)) if need > 0]
             total += int(min(caps)) if caps else 0
         return total
 
     def _missing(self) -> str:
         """The resource no node has enough of, in words."""
-        nodes = getattr(self, "_nodes", None) or [self.cluster]
-        gpu = max((n["GPU"] for n in nodes), default=0.0)
-        cpu = max((n["CPU"] for n in nodes), default=0.0)
+        gpu = max((n["GPU"] for n in self._nodes), default=0.0)
+        cpu = max((n["CPU"] for n in self._nodes), default=0.0)
         short = []
         if self.gpus_per_replica > gpu:
             short.append(f"{self.gpus_per_replica:g} GPU (largest node: {gpu:g})")

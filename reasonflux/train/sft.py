@@ -96,7 +96,7 @@ class TrainConfig:
     resume: bool = field(default=False, metadata={"help": "continue from the newest complete checkpoint-* in the output directory (a half-written one is renamed incomplete-checkpoint-N)"})
     assistant_only_loss: bool = field(default=True, metadata={"help": "labels from TRL's assistant_only_loss (the chat template's generation markers), checked against reasonflux's turn-by-turn mask; --no-assistant-only-loss: reasonflux's mask"})
     check_memory: bool = field(default=True, metadata={"help": "refuse to start when the memory plan does not fit the GPU (--no-check-memory: start anyway)"})
-    engine: str = field(default="trl", metadata={"help": "trl (train here) | llamafactory (write a LLaMA-Factory config instead)", "choices": ("trl", "llamafactory")})
+    engine: str = field(default="trl", metadata={"help": "trl (train here) | llamafactory (write a LLaMA-Factory config instead)", "choices": ENGINES})
     estimate: bool = field(default=False, metadata={"help": "print per-GPU and host memory for this config and exit"})
     print_launch: bool = field(default=False, metadata={"help": "print torchrun / accelerate command lines for --nodes x --gpus-per-node and exit"})
     nodes: int = field(default=1, metadata={"help": "machines (for --print-launch / --estimate)", "min": 1})
@@ -139,8 +139,6 @@ def validate(cfg: TrainConfig) -> None:
     from reasonflux.chat import FORMATS
     from reasonflux.errors import UserError
 
-    if cfg.engine not in ENGINES:
-        raise UserError(f"unknown engine {cfg.engine!r}; choose one of {', '.join(ENGINES)}")
     if cfg.memory_mode not in MEMORY_MODES:
         raise UserError(f"unknown memory_mode {cfg.memory_mode!r}; choose one of {', '.join(MEMORY_MODES)}")
     if cfg.format not in FORMATS or FORMATS[cfg.format].template_file is None:
@@ -153,8 +151,6 @@ def validate(cfg: TrainConfig) -> None:
         raise UserError(f"unknown sdpa_backend {cfg.sdpa_backend!r}; choose one of {', '.join(SDPA_BACKENDS)}")
     if cfg.cutoff_len < 2:
         raise UserError(f"cutoff_len must be at least 2 (got {cfg.cutoff_len})")
-    if cfg.nodes < 1 or cfg.gpus_per_node < 1:
-        raise UserError("nodes and gpus_per_node must be at least 1")
     if cfg.checkpoint_layers is not None and cfg.checkpoint_layers < 0:
         raise UserError(f"checkpoint_layers must be 0 or more (got {cfg.checkpoint_layers})")
     if cfg.activation_budget_gb is not None and cfg.activation_budget_gb <= 0:
@@ -317,14 +313,6 @@ def cuda_for_compile() -> bool:
     return torch.cuda.is_available() and torch.cuda.get_device_capability() >= COMPILE_MIN_CAPABILITY
 
 
-def resolve_compile(cfg: TrainConfig, cuda: bool | None = None) -> bool:
-    """``compile`` as set, else on for CUDA runs without ZeRO-3 (``reasonflux.train.estimate.resolve_compile``);
-    ``cuda`` defaults to :func:`cuda_for_compile`."""
-    from reasonflux.train.estimate import resolve_compile as decide
-
-    return decide(cfg, cuda_for_compile() if cuda is None else cuda)
-
-
 def visible_gpu_bytes(cfg: TrainConfig) -> float | None:
     """GPU memory this run plans for: ``gpu_memory_gb`` when set, else this process's CUDA device's."""
     from reasonflux.train.estimate import GIB
@@ -343,9 +331,9 @@ def resolve_memory_plan(cfg: TrainConfig, model_config: Any, world_size: int) ->
     same plan ``--estimate`` prints and preflight checks) for the model's shape, the launched world size
     and this process's GPU. CPU runs without a budget: ``auto`` is ``fast``, ``lean`` checkpoints all."""
     from reasonflux.train import estimate
+    from reasonflux.train.preflight import launch_world
 
-    local = int(os.environ["LOCAL_WORLD_SIZE"]) if os.environ.get("LOCAL_WORLD_SIZE") else None  # set by torchrun
-    per_node, nodes = estimate.run_cluster(cfg, world_size, local)
+    per_node, nodes = estimate.run_cluster(cfg, world_size, launch_world()[1])
     return estimate.plan_run(cfg, estimate.shape_from_config(model_config), gpus_per_node=per_node, nodes=nodes,
                              gpu_bytes=visible_gpu_bytes(cfg), cuda=cuda_for_compile()).memory
 
@@ -543,14 +531,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.deepspeed and cfg.deepspeed != "none":
         single_process_env()
     args = build_args(cfg)  # before the model (ZeRO-3 partitions at load)
-    gpu_bytes = None if memory_checked else visible_gpu_bytes(cfg)
+    gpu_bytes = None if memory_checked or not cfg.check_memory else visible_gpu_bytes(cfg)
     if gpu_bytes:  # no nvidia-smi: the same check with torch's number, still before the weights load
         from transformers import AutoConfig
 
-        from reasonflux.train.preflight import check_memory
+        from reasonflux.train.preflight import check_memory, launch_world
 
-        local = int(os.environ["LOCAL_WORLD_SIZE"]) if os.environ.get("LOCAL_WORLD_SIZE") else None
-        check_memory(cfg, gpu_bytes, args.world_size, local, model_config=AutoConfig.from_pretrained(cfg.model))
+        check_memory(cfg, gpu_bytes, args.world_size, launch_world()[1], model_config=AutoConfig.from_pretrained(cfg.model))
     tokenizer = load_tokenizer(cfg)
     rows, stats = build_examples(convs, tokenizer, fmt=cfg.format, cutoff_len=cfg.cutoff_len, truncate=cfg.truncate)
     if not rows:
