@@ -15,8 +15,9 @@ characters; an answer of at most 40 is "short" (a value or expression rather tha
 Hand check: ``import_answer_handcheck.json`` beside this file holds verdicts written by a person
 for 30 examples drawn with ``random.Random(17).sample(range(420), 30)``, with the answer each
 verdict was given for and the rule used, plus 20 drawn from the heuristic answers alone
-(``random.Random(18)``). A verdict whose answer has since changed is reported as
-stale (re-judge it), not counted.
+(``random.Random(18)``), plus a fresh 20 (``random.Random(19)`` over the heuristic answers outside the
+seed-18 sample) drawn before the heuristic rules were last changed and not tuned on. A verdict whose
+answer has since changed is reported as stale (re-judge it), not counted.
 
     .venv/bin/python benchmarks/import_completeness.py [--file ../shared/upstream/reasonflux_v1_template_library.json]
 """
@@ -128,6 +129,17 @@ def main() -> int:
         hand["heuristic sample (20 of the heuristic answers)"] = {
             "judged": len(hjudged), "ok": sum(v["ok"] for v in hjudged), "stale": [v["id"] for v in hv if v not in hjudged],
             "not ok": [f"{v['id']}: {v.get('why', '')}" for v in hjudged if not v["ok"]]}
+        fv = hc.get("fresh_verdicts", [])
+        fjudged = [v for v in fv if v["id"] in by_id and _sha(by_id[v["id"]][0]) == v["answer_sha256"]]
+        hand["heuristic sample, fresh (seed 19)"] = {
+            "judged": len(fjudged), "ok": sum(v["ok"] for v in fjudged), "stale": [v["id"] for v in fv if v not in fjudged],
+            "not ok": [f"{v['id']}: {v.get('why', '')}" for v in fjudged if not v["ok"]]}
+        heur_idx = [i for i, h in enumerate(how) if h in HEURISTIC]
+        seed18 = {v["id"] for v in hv}
+        pool = [i for i in heur_idx if res.templates[i]["id"] not in seed18]
+        fresh_ids = {res.templates[i]["id"] for i in random.Random(19).sample(pool, min(20, len(pool)))}
+        if fv and {v["id"] for v in fv} != fresh_ids:
+            hand["fresh warning"] = "the fresh verdicts are not for the seed-19 sample of the current heuristic answers"
         sample_ids = {res.templates[i]["id"] for i in sample_indices(n)}
         if {v["id"] for v in hc["verdicts"]} != sample_ids:
             hand["warning"] = "the verdicts are not for the current random sample (run --show-sample)"
@@ -142,6 +154,9 @@ def main() -> int:
               + (f"; {hand['warning']}" if "warning" in hand else ""))
         hs = hand["heuristic sample (20 of the heuristic answers)"]
         print(f"hand check, heuristic answers only: {hs['ok']}/{hs['judged']} usable" + (f"; stale: {len(hs['stale'])}" if hs["stale"] else ""))
+        fs = hand["heuristic sample, fresh (seed 19)"]
+        print(f"hand check, heuristic answers, fresh sample (seed 19): {fs['ok']}/{fs['judged']} usable"
+              + (f"; stale: {len(fs['stale'])}" if fs["stale"] else "") + (f"; {hand['fresh warning']}" if "fresh warning" in hand else ""))
     print("warnings by kind: " + "; ".join(f"{k}: {v}" for k, v in summary.items()))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     out = {"file": Path(args.file).name, "rows": rows, "answer_length": lengths, "hand_check": hand,

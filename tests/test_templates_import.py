@@ -124,6 +124,39 @@ def test_answers_prefer_explicit_markers_and_are_cut_to_a_value():
     assert ex["problem"] == NO_PROBLEM and ex["solution"].startswith("Step 1:")
 
 
+def test_heuristic_answers_first_example_cases_and_side_steps():
+    """The final-step heuristic: the first worked example's result when a second one follows; every
+    case of a multi-case result; a list of results; the "∴" line; a verification / equality /
+    interpretation step skipped but a closing "Final result" inside it kept; "conclude ... that X";
+    "which simplifies to X"; "X, i.e. Y" -> Y; "n is odd" is no value; a closing table kept."""
+    cases = [
+        ("1. Let t=x+2, so x=t-2.\n2. Substitute to get g(t)=t²-4t+5.\n3. Verify: t is real.\n\n"
+         "Example 5: Given g(x+1)=3x, find g(x).\nSolution:\n1. Let u=x+1.\n2. Thus g(x)=3x-3.", "g(t)=t²-4t+5"),
+        ("1. Find r=√10|k|.\n2. Use the definition:\n   - When k>0:\n    sinθ=3/√10\n    cosθ=1/√10\n"
+         "   - When k<0:\n    sinθ=-3/√10\n    cosθ=-1/√10", "When k>0: sinθ=3/√10, cosθ=1/√10; When k<0: sinθ=-3/√10, cosθ=-1/√10"),
+        ("1. Since sinβ=1/3, β is in quadrant I or II.\n2. When β is in quadrant I: cosβ = 2√2/3.\n"
+         "3. When β is in quadrant II: cosβ = -2√2/3.", "When β is in quadrant I: cosβ=2√2/3; When β is in quadrant II: cosβ=-2√2/3"),
+        ("1. Use the formula.\n2. List them:\n   - w₀=cos0=1\n   - w₁=cos(2π/3)+i sin(2π/3)=-1/2+√3i/2", "w₀=1; w₁=-1/2+√3i/2"),
+        ("1. Set λ=1.\n2. Substitute to get:\n   x=(1+4)/2=5/2\n   y=(0+6)/2=3\n   ∴M(5/2,3)", "M(5/2,3)"),
+        ("1. Solve.\n2. Then q¹⁵=-8, so a₅=q³.\n3. Verify: q is real.\nFinal result gives a₅ = -2.", "a₅=-2"),
+        ("1. Subtract.\n2. Therefore, the difference ≥0, i.e. x²+1 ≥ 2x\n3. Equality holds if and only if x=1", "x²+1 ≥ 2x"),
+        ("1. Show AB⊥CD.\n2. Since AB//EF (midline), conclude by the transitivity of perpendicularity that EF⊥CD", "EF⊥CD"),
+        ("1. Find k=3.\n2. Point-slope form gives y-2=3(x-1), which simplifies to 3x-y-1=0.", "3x-y-1=0"),
+        ("1. Split into odd and even terms.\n2. Merge: b_n=2n+1, n is odd", "b_n=2n+1, n is odd"),
+        ("1. X~B(2,1/2).\n2. Compute E(X)=2×(1/2)=1.\n3. Practical significance: on average one head in two tosses.", "E(X)=1"),
+        ("1. Count.\n2. Compute E(η)=4×1/4=1.\nDistribution:\n| η | 0 | 1 |\n|---|---|---|\n| P | 1/2 | 1/2 |",
+         "E(η)=1\n| η | 0 | 1 |\n| P | 1/2 | 1/2 |"),
+        ("1. Base case holds.\n2. Induction step: S_{k+1} = S_k + a_{k+1}.\n3. By induction, the formula holds for all n∈N*.",
+         "By induction, the formula holds for all n∈N*"),
+    ]
+    for text, answer in cases:
+        ex, _, how = split_example("Example 1: Find it.\nSolution Steps:\n" + text)
+        assert (ex["answer"], how) == (answer, "final step"), text
+    # an explicit answer is not touched by the heuristic rules
+    ex, _, how = split_example("Example 1: Find it.\nSolution Steps:\n1. When a>0: x=1\n2. When a<0: x=-1\nAnswer: x=±1")
+    assert (ex["answer"], how) == ("x=±1", "marker")
+
+
 def test_unknown_chapter_rule_votes_over_its_templates():
     secs = {"Part A": [{"template_name": "Conditional probability of two events", "knowledge_tag": ["probability"]}],
             "Part B": [{"template_name": "Expected value of a die", "knowledge_tag": "expectation"}]}

@@ -65,9 +65,18 @@ EXAMPLE_HEADER = re.compile(r"(?i)^\s*(?:(?:example|problem)(?:\s*problem)?\s*\d
 ANSWER_LINE = re.compile(r"(?im)(?:^|[.;。]\s*|\n)\s*(?:(?:[-*•]|\d+[.)、]|[①-⑳]|\d\ufe0f?\u20e3)\s*)?(?:(?:so\s+|thus\s+|hence\s+)?the\s+)?(?:final\s+)?(?:answer|result|conclusion)s?\s*(?:is|[:：])\s*(.+?)\s*$")
 INLINE_ANSWER = re.compile(r"\sAnswer\s*[:：]\s*([^\n]+?)\s*$", re.M)  # "... Step 6: Validate Answer: 60"
 STEP_SPLIT = re.compile(r"(?:\n|;\s|^)\s*(?:\d+[.)、]|[①②③④⑤⑥⑦⑧⑨⑩⑪⑫]|Step\s*\d+[:.]?)\s*")
-SIDE_STEP = re.compile(r"(?i)^\s*(?:\*\*)?\s*(?:verif|check|note|key[_ ]points|error|remark|tip|summary of)")
-RESULT_CUE = re.compile(r"(?i)(?:⇒|=>|∴|→|\btherefore\b|\bthus\b|\bhence\b|\bso\b|\bwe get\b|\byields?\b|\bgives?\b|"
-                        r"\bto find\b|\bto get\b|\bobtain(?:s|ed)?\b|\bresult(?:s)? in\b|\bis\b)\s*:?\s*")
+SIDE_STEP = re.compile(r"(?i)^\s*(?:\*\*)?\s*(?:verif|check|validat|note|key[_ ]points|error|remark|tip|summary of|equality\s+holds|"
+                       r"(?:practical|physical)\s+(?:significance|meaning|interpretation))")
+# a closing result inside a side step: "6. Verification: ... reasonable.\nFinal result gives a₇ = -2", "Verify MN·n=0, thus proving ..."
+SIDE_CONCLUSION = re.compile(r"(?i)\n\s*(?=∴|(?:therefore|thus|hence|final(?:ly)?|in\s+conclusion)\b)|,\s*(?=(?:thus|hence|therefore)\s+prov)")
+RESULT_CUE = re.compile(r"(?i)(?:⇒|=>|∴|→|\btherefore\b|\bthus\b|\bhence\b|\bso\b|\bwe get\b|\byield(?:s|ing)?\b|\bgives?\b|"
+                        r"\bto find\b|\bto get\b|\bobtain(?:s|ed)?\b|\bresult(?:s)? in\b|\bsimplif(?:y|ies|ied|ying)\s+to\b|\bsolve\s+for\b|"
+                        r"\bconclude\s+(?:[^.;:\n]{0,80}?\s)?that\b|\bis\b)\s*:?\s*")
+# a further worked example in the same source string ("Example 9: ...", "Example 7 analysis:", "Example Problem: ...")
+NEXT_EXAMPLE = re.compile(r"(?im)^[ \t]*【?[ \t]*example\b[^\n:：】]{0,40}[:：】]")
+# a case of a multi-case result: "When a>0:", "- For a≤1/e²: ...", "Case 2: ..."
+CASE_HEAD = re.compile(r"(?i)^\s*(?:[-*•]\s*)?(?:when|for|if|case\s*\d*|in\s+case)\b")
+CHOICE_TAIL = re.compile(r"(?i)\s*(?:[,;→⇒]|\bso\b|\bthus\b|\btherefore\b)\s*(?:so\s+|thus\s+|therefore\s+)?(?:choose|select)\s+(?:option\s+)?\(?[A-E]\)?\s*$")
 FINAL_PHRASE = re.compile(r"(?i)(?:the\s+final\s+(?:answer|solution|result)\s+is|therefore|thus|hence|so\s+the\s+answer\s+is)\s*[:,]?\s*(.+?)\s*$")
 # LaTeX commands that begin with "n": a literal "\n" followed by one of these is LaTeX, not an escape.
 LATEX_N = ("neq", "ne", "nu", "not", "notin", "nabla", "neg", "nleq", "ngeq", "nmid", "newline", "nonumber", "natural",
@@ -184,7 +193,7 @@ def _short_name(x: str) -> bool:  # |BM|, f(x), a₇, E(ξ), S_max, x -- not "si
     return 0 < len(x) <= 12 and (bool(re.search(r"[^A-Za-z]", x)) or len(x) <= 3)
 
 
-def _shorten(ans: str) -> str:
+def _shorten(ans: str, *, keep_claim: bool = False) -> str:
     """A found answer -> a short value or expression: drop a leading "thus / we get", a trailing
     clause or note ("..., indicating ...", "(conclusion)", "is proved"); of an equation chain
     ``a = b = c`` keep ``a = c`` when ``a`` is a short name (``|BM|``, ``f(x)``), else ``c``; a
@@ -194,7 +203,9 @@ def _shorten(ans: str) -> str:
     m = CLAUSE_END.search(a)
     if m and m.start() > 0:
         a = a[: m.start()]
-    a = PROVED.sub("", a).strip(" .,;:*$。")
+    proved = PROVED.sub("", a).strip(" .,;:*$。")
+    # "the formula holds for all n∈N*": the claim is the answer when no formula is left without it
+    a = a.strip(" .,;:$。") if keep_claim and proved != a.strip(" .,;:*$。") and not _mathy(proved) else proved
     if "=" in a and not RELATION.search(a):
         parts = [x.strip() for x in a.split("=")]
         while len(parts) > 1 and not parts[-1]:
@@ -213,7 +224,7 @@ def _shorten(ans: str) -> str:
                 a = f"{lhs}={last}"
             else:
                 a = f"{lhs}={last}" if _short_name(lhs) else last
-    a = a.strip(" .,;:*$")
+    a = a.strip(" .,;:$" if keep_claim else " .,;:*$")  # a claim keeps "n∈N*"
     if a.count(")") > a.count("(") and a.endswith(")"):
         a = a[:-1].rstrip()
     return a
@@ -250,6 +261,7 @@ def _answer_from(text: str) -> tuple[str | None, str]:
     stated = [x for x in (_shorten(y) for y in STATED.findall(last_lines)) if x and _mathy(x)]
     if stated:
         return stated[-1], "stated"
+    body = _first_example(body)  # the heuristics answer the first worked example, whose problem was split out
     tail = [ln.strip() for ln in body.strip().splitlines() if ln.strip()]
     while len(tail) > 1 and re.match(r"(?i)(?:\d+[.)、]\s*|[①-⑳]\s*|[-*•]\s*)?(?:verif|check)", tail[-1]):
         tail.pop()  # a closing "Verification: ..." line states no answer
@@ -257,20 +269,113 @@ def _answer_from(text: str) -> tuple[str | None, str]:
         m = FINAL_PHRASE.search(ln)
         if m and _shorten(m.group(1)):
             return _shorten(m.group(1)), "final sentence"
+    return _final_step(body)
+
+
+def _first_example(body: str) -> str:
+    """The text before a further worked example ("Example 9: ...") in the same source string: the
+    problem split out is the first example's, so its answer is too."""
+    for m in NEXT_EXAMPLE.finditer(body):
+        if m.start() > 0 and re.search(r"[=∴⇒→]|\d", body[: m.start()]):
+            return body[: m.start()].rstrip()
+    return body
+
+
+def _step_result(step: str) -> str:
+    """A step -> its result: a closing "∴ ..." line, else the last equation line, cut at the last
+    result cue whose phrase is a value (a cue "is" only before a value: "n is even" is no result);
+    "X, i.e. Y" -> Y; a trailing "→ choose C" dropped."""
+    last = CHOICE_TAIL.sub("", step.replace("**", "").rstrip(" .。")).rstrip(" .。")
+    lines = [ln for ln in last.splitlines() if ln.strip()]
+    concl = [ln for ln in lines[1:] if re.match(r"(?i)\s*(?:∴|therefore\b|thus\b|hence\b)", ln)]
+    eqs = [ln for ln in lines if "=" in ln]
+    if len(lines) > 1 and (concl or eqs):
+        last = (concl or eqs)[-1]
+    out = last.split(":", 1)[-1]
+    for c in reversed(list(RESULT_CUE.finditer(last))):
+        if re.fullmatch(r"(?i)is\s*:?\s*", c.group(0)) and not _mathy(_shorten(last[c.end():])):
+            continue  # "n is even", "plane P is perpendicular to Q": not the value
+        out = last[c.end():]
+        break
+    ie = re.split(r",?\s+i\.e\.,?\s*", out)
+    if len(ie) > 1 and _mathy(_shorten(ie[-1])):
+        out = ie[-1]
+    return _shorten(out, keep_claim=True) or out.strip(" .,;:*")
+
+
+def _case_results(parts: list[str]) -> str | None:
+    """Parallel cases ("When a>0: ...", "When a<0: ...") -> "When a>0: r1; When a<0: r2"; None unless
+    every case has a result."""
+    out = []
+    for part in parts:
+        head = re.sub(r"^\s*[-*•]\s*", "", part.strip())
+        m = re.match(r"([^:：,\n]{1,60}?)\s*(?:[:：,]|\n)\s*(.*)$", head, re.S)
+        if not m or not m.group(2).strip():
+            return None
+        eqs = [ln for ln in m.group(2).splitlines() if "=" in ln]  # "When a>0:\n sinα=2√5/5\n cosα=√5/5"
+        res = ", ".join(_step_result(ln) for ln in eqs) if len(eqs) > 1 else _step_result(m.group(2))
+        if not res or not _mathy(res):
+            return None
+        out.append(f"{m.group(1).strip()}: {res}")
+    return "; ".join(out)
+
+
+def _final_step(body: str) -> tuple[str | None, str]:
+    """The heuristic answer from a worked example's final step (side steps such as a verification
+    skipped, but a closing "∴ / Final result ..." line inside one kept): the step's result; all cases
+    when the example ends in parallel cases (steps or lines "When ...:"); all listed results when the
+    step ends in a list of "- name = value" lines; a closing table joined to the step's result."""
     steps = [x.strip() for x in STEP_SPLIT.split(body) if x and x.strip()]
     if len(steps) < 2:  # no numbered steps: the lines are the steps
         steps = [ln.strip(" -→") for ln in body.splitlines() if ln.strip(" -→")]
-    steps = [x for x in steps if not SIDE_STEP.match(x) and not re.match(r"(?i)\s*(?:verif|check)", x.split(":", 1)[-1])]
-    if len(steps) >= 2:  # a worked example ending in a step that computes the result
-        last = steps[-1].replace("**", "").rstrip(" .。")
-        eqs = [ln for ln in last.splitlines() if "=" in ln]
-        if eqs and len(last.splitlines()) > 1:
-            last = eqs[-1]
-        cues = list(RESULT_CUE.finditer(last))
-        out = last[cues[-1].end():] if cues else last.split(":", 1)[-1]
-        out = _shorten(out) or out.strip(" .,;:*")
-        if out:
-            return out[-200:], "final step"
+    kept = []
+    for x in steps:
+        side = SIDE_STEP.match(x) or re.match(r"(?i)\s*(?:verif|check)", x.split(":", 1)[-1])
+        if not side:
+            kept.append(x)
+            continue
+        c = list(SIDE_CONCLUSION.finditer(x))
+        if c:
+            kept.append(x[c[-1].end():].strip())
+    steps = [x for x in kept if x]
+    if len(steps) < 2:  # a worked example ends in a step that computes the result
+        return None, ""
+    # parallel case steps at the end: "3. When α is in the second quadrant: ...", "4. When ...: ..."
+    k = 0
+    while k < len(steps) and CASE_HEAD.match(steps[-1 - k]):
+        k += 1
+    if k >= 2:
+        joined = _case_results(steps[-k:])
+        if joined:
+            return joined[-300:], "final step"
+    last = steps[-1].replace("**", "").rstrip(" .。")
+    lines = last.splitlines()
+    table = []
+    while lines and lines[-1].strip().startswith("|"):
+        row = lines.pop().strip()
+        if not re.fullmatch(r"[|\-: ]+", row):
+            table.insert(0, row)
+    pre = "\n".join(ln for ln in lines if not re.fullmatch(r"(?i)\s*[^=\n]{0,40}[:：]\s*", ln))
+    if table:
+        res = _step_result(pre) if "=" in pre else ""
+        return "\n".join(([res] if res else []) + table), "final step"
+    # cases or a list of results inside the last step: "- When a>0:\n sinα=...\n- When a<0: ...", "- z₀=1\n- z₁=i"
+    heads = [i for i, ln in enumerate(lines) if CASE_HEAD.match(ln) and i > 0]
+    if len(heads) >= 2:
+        groups = ["\n".join(lines[a:b]) for a, b in zip(heads, heads[1:] + [len(lines)])]
+        joined = _case_results(groups)
+        if joined:
+            return joined[-300:], "final step"
+    items = []
+    for ln in reversed(lines[1:]):
+        if not re.match(r"\s*[-*•]\s+\S", ln) or "=" not in ln:
+            break
+        items.insert(0, _shorten(ln))
+    if len(items) >= 2 and all(items):
+        return "; ".join(items)[-300:], "final step"
+    out = _step_result(last)
+    if out:
+        return out[-200:], "final step"
     return None, ""
 
 
