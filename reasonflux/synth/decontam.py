@@ -21,12 +21,17 @@ its zip), in two stages:
    number, less those in two or more benchmark problems) adds a formula match that survives a new
    story. An inverted index finds the candidates, so a large training set is one pass.
 
-3. **Embedding** (optional, off unless a model is given: ``--embed-model DIR_OR_PACKAGE`` or
-   ``$REASONFLUX_EMBED_MODEL``; see :mod:`reasonflux.embed`): cosine of the normalised texts' sentence
-   embeddings against every benchmark problem (encoded once per process). The nearest benchmark
-   problem matches when the cosine is at least ``EMBED_THRESHOLD`` and the similarity stage's score
-   against that same problem is at least ``EMBED_SIM_FLOOR``: the embedding alone does not tell a
-   re-worded copy from another problem on the same topic.
+3. **Embedding** (on when a model is at hand: ``--embed-model DIR_OR_PACKAGE``, else
+   ``$REASONFLUX_EMBED_MODEL``, else the packaged all-MiniLM-L6-v2 when installed, as ``make`` does;
+   ``none`` turns it off; see :func:`choose_embed_model` and :mod:`reasonflux.embed`): cosine of the
+   normalised texts' sentence embeddings against every benchmark problem (encoded once per machine,
+   cached on disk by text hash). Of the three nearest benchmark problems, the first that the row
+   copies matches: a cosine of at least ``EMBED_THRESHOLD`` with a similarity score of at least
+   ``EMBED_SIM_FLOOR``, or, when the two problems' numbers agree (:func:`numbers_agree`: a re-worded
+   or re-told problem keeps its data, a problem on the same topic does not), a cosine of at least
+   ``NUM_COS`` (``NUM_COS_MANY`` with ``NUM_MANY`` agreeing numbers) with a similarity score of at
+   least ``NUM_SIM_FLOOR``. The embedding alone does not tell a re-worded copy from another problem
+   on the same topic.
 
 Each match names the benchmark problem (by id, never by GPQA text), the stage and the score.
 
@@ -36,9 +41,11 @@ Each match names the benchmark problem (by id, never by GPQA text), the stage an
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Iterable
 
 from reasonflux.synth.text import ngrams, tokens
@@ -67,6 +74,24 @@ SKEL_GAIN = 0.6  # how far a full skeleton match lifts the score towards 1
 # the exact stage already uses for half-agreement (DEFAULT_THRESHOLD / 2).
 EMBED_THRESHOLD = 0.87
 EMBED_SIM_FLOOR = DEFAULT_THRESHOLD / 2
+# Third round: number agreement (a paraphrase or re-telling keeps the problem's numbers; a problem on the
+# same topic with other data does not), chosen on the original and _b sets, then measured once on the _c
+# and _d sets, written blind to this code (benchmarks/decontam_quality.py).
+EMBED_NEIGHBOURS = 3  # nearest benchmark problems (by cosine) examined per row
+NUM_AGREE = 0.75  # share of a row's numbers that must be the benchmark problem's (all of whose numbers it holds)
+NUM_COS = 0.76  # cosine needed with agreeing numbers
+NUM_MANY = 3  # agreeing numbers from which a re-told problem needs only NUM_COS_MANY
+NUM_COS_MANY = 0.56
+NUM_SIM_FLOOR = 0.1  # similarity score needed with agreeing numbers
+# Fourth round: a copy keeps the benchmark problem's data. Chosen on the original, _b, _c and _d sets
+# (the _c/_d figures of the third round were measured once before), then measured once on the _e and
+# _f sets, written blind to this code.
+DATA_RECALL = 0.6  # share of a benchmark problem's data numbers a row must contain for any stage to match it
+FORMULA_AGREE = 0.5  # formula agreement that stands in for the similarity floor of agreeing numbers
+# Fifth round: a rewording may add a number (NUM_AGREE became a share of the row's numbers), and a few
+# distinctive numbers are enough. Chosen on the sets up to _f, then measured once on _g and _h.
+RARE_NUMBER_WEIGHT = 3.0  # weight of agreeing numbers that stands in for it too ("sqrt(53)", "10, 15 and 24")
+COMMON_NUMBER_IDF = 2.0  # idf of a number found in about one benchmark problem in seven: weighs nothing
 EMBED_CHUNK = 1024  # training rows encoded per batch
 
 
@@ -87,13 +112,71 @@ class Match:
 
 # ---------------------------------------------------------------- normalisation for the similarity stage
 
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
-_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80",
-                      "ninety": "90", "hundred": "100", "thousand": "1000"})
-_NUMBER_WORDS.update({w: str(i) for i, w in enumerate(
-    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split()) if i >= 2})
+_UNITS = "zero one two three four five six seven eight nine".split()
+_TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_ORD_UNITS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9}
+_ORD_TEENS = {"tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15,
+              "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19}
+_ORD_TENS = {w[:-1] + "ieth": v for w, v in _TENS.items()}
+# number word -> (value, kind); kinds say which words may follow one another in one number
+_NUM_WORD: dict[str, tuple[int, str]] = {w: (i, "unit") for i, w in enumerate(_UNITS)}
+_NUM_WORD.update({w: (10 + i, "teen") for i, w in enumerate(_TEENS)})
+_NUM_WORD.update({w: (v, "tens") for w, v in _TENS.items()})
+_NUM_WORD.update({w: (v, "unit") for w, v in _ORD_UNITS.items() if w != "first"})  # "first" is mostly prose
+_NUM_WORD.update({w: (v, "teen") for w, v in _ORD_TEENS.items()})
+_NUM_WORD.update({w: (v, "tens") for w, v in _ORD_TENS.items()})
+_NUM_WORD.update({"hundred": (100, "hundred"), "hundredth": (100, "hundred"), "thousand": (1000, "scale"),
+                  "thousandth": (1000, "scale"), "million": (10**6, "scale"), "dozen": (12, "teen")})
+# which kind may follow which inside one number: "ninety-nine", "nine hundred (and) five", "two thousand twenty-four";
+# two units in a row ("one, two, three") are separate numbers
+_FOLLOWS = {"unit": {"hundred", "scale"}, "teen": {"hundred", "scale"}, "tens": {"unit", "hundred", "scale"},
+            "hundred": {"unit", "teen", "tens", "scale"}, "scale": {"unit", "teen", "tens"}}
+
+
+def _number_words(ws: list[str]) -> list[str]:
+    """Spelled-out numbers as digits: "nine hundred ninety-nine" -> "999", "twenty-first" -> "21",
+    "fifth" -> "5"; a run of separate numbers ("one, two, three") stays three numbers."""
+    out: list[str] = []
+    total = cur = 0
+    kind = None  # kind of the last word of the number being read, None outside one
+    i = 0
+    while i < len(ws):
+        w = ws[i]
+        nw = _NUM_WORD.get(w)
+        if nw is None and kind is not None and w in ("-", "and") and i + 1 < len(ws):
+            nxt = _NUM_WORD.get(ws[i + 1]) or (_ORD_UNITS.get(ws[i + 1]), "unit")
+            if nxt[0] is not None and nxt[1] in _FOLLOWS[kind] and (w == "-" or kind in ("hundred", "scale")):
+                i += 1  # "ninety-nine", "hundred and five"
+                continue
+        if nw is None and kind == "tens" and w in _ORD_UNITS:  # "twenty-first"
+            nw = (_ORD_UNITS[w], "unit")
+        if nw is not None and kind is not None and nw[1] in _FOLLOWS[kind]:
+            v, k = nw
+            if k == "hundred":
+                cur = max(cur, 1) * 100
+            elif k == "scale":
+                total, cur = total + max(cur, 1) * v, 0
+            else:
+                cur += v
+            kind = k
+            i += 1
+            continue
+        if kind is not None:
+            out.append(str(total + cur))
+            total = cur = 0
+            kind = None
+        if nw is not None:
+            v, kind = nw
+            total, cur = (v, 0) if kind == "scale" else (0, v)
+        else:
+            out.append(w)
+        i += 1
+    if kind is not None:
+        out.append(str(total + cur))
+    return out
+
+
 _STOP = set("""a about above after again all also am an and any are as at be because been before being below between
 both but by can could did do does doing down during each few for from further had has have having he her here hers
 him his how i if in into is it its itself just let may me more most must my no nor not now of off on once only or
@@ -107,6 +190,7 @@ _LATEX_WORD = {"le": "<=", "leq": "<=", "ge": ">=", "geq": ">=", "ne": "!=", "ne
                "mathbf": " ", "operatorname": " ", "displaystyle": " ", "tfrac": "frac", "dfrac": "frac", "cfrac": "frac",
                "dbinom": "binom", "tbinom": "binom", "lvert": "|", "rvert": "|", "mid": "|"}
 _FRAC = re.compile(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_OVER = re.compile(r"\{([^{}]*)\\over\b([^{}]*)\}")
 _SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
 _CMD = re.compile(r"\\([a-zA-Z]+)")
 _WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?|[+\-*/^=<>|!]")
@@ -126,6 +210,7 @@ def sim_tokens(text: str) -> list[str]:
     t = t.replace("\\$", " dollars ").replace("$", " ").replace("\\\\", " ").replace("°", " degrees ")
     t = t.replace("^{\\circ}", " degrees ").replace("^\\circ", " degrees ")
     t = t.replace("{,}", "").replace("\\,", " ").replace("\\!", "").replace("\\;", " ")
+    t = _OVER.sub(lambda m: f" ( {m.group(1)} ) / ( {m.group(2)} ) ", t)  # {a \over b}
     for _ in range(3):  # nested fractions
         t = _FRAC.sub(lambda m: f" ( {m.group(1)} ) / ( {m.group(2)} ) ", t)
     t = _SQRT.sub(lambda m: f" sqrt ( {m.group(1)} ) ", t)
@@ -134,8 +219,7 @@ def sim_tokens(text: str) -> list[str]:
     t = t.lower().replace("<=", " <= ").replace(">=", " >= ").replace("^\\circ", " degrees ")
     t = re.sub(r"(\d),(\d{3})", r"\1\2", t)
     out = []
-    for w in _WORD.findall(t):
-        w = _NUMBER_WORDS.get(w, w)
+    for w in _number_words(_WORD.findall(t)):
         out.extend(w.split("/") if "/" in w and len(w) > 1 else [w])
     return out
 
@@ -168,6 +252,7 @@ class Similarity:
     """Weighted-feature index of the benchmark problems (the similarity stage)."""
 
     def __init__(self, items: Iterable[tuple[str, str, str]], threshold: float = DEFAULT_THRESHOLD):
+        items = list(items)
         self.threshold = threshold
         self.keys: list[tuple[str, str]] = []
         toks = []
@@ -187,6 +272,10 @@ class Similarity:
         for t in toks:
             dfs.update(self._skel_grams(t))
         self.skel_stock = {g for g, c in dfs.items() if c >= BOILERPLATE_MIN_DOCS}  # formulas in 2+ problems
+        self.data = [self.data_numbers(t) for t in toks]
+        self.texts = [text for _, _, text in items]
+        self.numbers = [numbers_of(text) for text in self.texts]
+        self.pairs = [formula_pairs(text) for text in self.texts]
         feats = [self._features(t) for t in toks]
         df: Counter = Counter()
         for f in feats:
@@ -223,6 +312,34 @@ class Similarity:
                 for j in range(i, i + BOILER_N):
                     drop[j] = True
         return [w for w, d in zip(t, drop) if not d]
+
+    def data_numbers(self, t: list[str]) -> frozenset[str]:
+        """A problem's data: its numbers (:func:`data_of`) outside benchmark boilerplate (the 0 and 2 of
+        "where r > 0 and 0 <= theta < 2 pi" are not data)."""
+        return data_of(self._strip_boiler(t))
+
+    def number_weight(self, nums: Iterable[str]) -> float:
+        """How distinctive a set of numbers is: the sum of their idf over the benchmark problems above
+        ``COMMON_NUMBER_IDF`` (0 to 9 weigh nothing; 15 and 24 about 1.9; 53, found in two benchmark
+        problems, 3.1)."""
+        return sum(max(0.0, self.idf.get("#" + n, self.default_idf) - COMMON_NUMBER_IDF) for n in nums)
+
+    def _same_data(self, nums: frozenset[str], pairs: Counter, i: int) -> bool:
+        """A re-told problem (its numbers ``nums``, formula pairs ``pairs``): its numbers agree with
+        benchmark problem ``i``'s (``NUM_MANY`` or more of them), or its formulas do
+        (:func:`formula_agreement`), whatever story is around them."""
+        if not self.data[i]:
+            return False
+        agree, shared = numbers_agree(nums, self.numbers[i])
+        return (agree and shared >= NUM_MANY) or pair_overlap(pairs, self.pairs[i]) >= FORMULA_AGREE
+
+    def keeps_data(self, text: str, i: int) -> bool:
+        """Whether ``text`` holds at least ``DATA_RECALL`` of benchmark problem ``i``'s data numbers. A
+        light edit, a rewording and a re-telling keep a problem's data (numbers may be added: "each",
+        "two hours"); a problem written on the same template with other data ("a regular 12-gon, 6
+        segments" for "a regular 24-gon, 12 segments"; "> 1" for "> 0") is another problem."""
+        b = self.data[i]
+        return not b or len(b & self.data_numbers(sim_tokens(text))) >= DATA_RECALL * len(b)
 
     def _features(self, t: list[str]) -> set[str]:
         # skeleton n-grams of the whole text, less those in 2+ benchmark problems
@@ -288,16 +405,22 @@ class Similarity:
         """(benchmark index, score) of the most similar benchmark problem, or None. A benchmark
         problem whose shared features are under ``MIN_TRAIN_SHARE`` of the training problem's own
         weight does not count (a long problem that happens to contain a short one's few words and
-        numbers is not a copy of it), unless they share ``RARE_NUMBERS_ALONE`` fingerprint numbers."""
+        numbers is not a copy of it), unless they share ``RARE_NUMBERS_ALONE`` fingerprint numbers;
+        nor does one scoring over the threshold whose data the row does not keep (:meth:`keeps_data`)."""
         shared = self._shared(text)
         words, nums, rare, skel = shared
         own = self._mass(text)
         best = None
+        row: tuple | None = None  # the row's numbers and formula pairs, computed when first needed
         for i in set(words) | set(nums) | set(skel):
             if words.get(i, 0.0) + nums.get(i, 0.0) < MIN_TRAIN_SHARE * own and rare.get(i, 0) < RARE_NUMBERS_ALONE:
-                continue
+                if not self.data[i]:
+                    continue
+                row = row or (numbers_of(text), formula_pairs(text))
+                if not self._same_data(*row, i):
+                    continue
             s = self._score_of(shared, i)
-            if best is None or s > best[1]:
+            if (best is None or s > best[1]) and (s < self.threshold or self.keeps_data(text, i)):
                 best = (i, s)
         return best
 
@@ -307,7 +430,97 @@ def embed_text(text: str) -> str:
     return " ".join(sim_tokens(text))
 
 
-_VECTORS: dict[tuple[str, str], Any] = {}  # (model path, normalised text) -> unit vector, per process
+def _num_value(w: str) -> Fraction | None:
+    try:
+        return Fraction(w)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _fraction_str(v: Fraction) -> str:
+    return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+
+
+def data_of(t: list[str]) -> frozenset[str]:
+    """The distinct numbers of a token list (see :func:`sim_tokens`), written one way: a decimal is a
+    reduced fraction and a quotient of two numbers adds one (``6.5``, ``13/2`` and ``\\frac{13}{2}``
+    all hold ``13/2``),
+    and an elided enumeration (``1, 2, 3, \\ldots, 9, 10``: three consecutive integers, then a jump)
+    is its two ends, as "1 to 10" is."""
+    out: set[str] = set()
+    run: list[Fraction] = []
+
+    def flush() -> None:
+        k = 0
+        while k < len(run):  # increasing stretches of adjacent numbers ("... from {1,2,3,...,9,10}. $4$ numbers")
+            e = k + 1
+            while e < len(run) and run[e] > run[e - 1]:
+                e += 1
+            seg = run[k:e]
+            if len(seg) >= 4 and seg[1] - seg[0] == 1 == seg[2] - seg[1] and any(b - a > 1 for a, b in zip(seg, seg[1:])):
+                out.update((_fraction_str(seg[0]), _fraction_str(seg[-1])))
+            else:
+                out.update(_fraction_str(v) for v in seg)
+            k = e
+        run.clear()
+
+    i = 0
+    while i < len(t):
+        w = t[i]
+        v = _num_value(w) if _is_number(w) else None
+        if v is not None and i + 2 < len(t) and t[i + 1] == "/" and _is_number(t[i + 2]):
+            d = _num_value(t[i + 2])
+            if d:  # the quotient, and its two numbers as written
+                flush()
+                out.update((_fraction_str(v / d), _fraction_str(v), _fraction_str(d)))
+                i += 3
+                continue
+        if v is None:
+            flush()
+        else:
+            run.append(v)
+        i += 1
+    flush()
+    return frozenset(out)
+
+
+def numbers_of(text: str) -> frozenset[str]:
+    """The distinct numbers of a problem (digits, spelled-out and ordinal numbers alike; see :func:`data_of`)."""
+    return data_of(sim_tokens(text))
+
+
+def formula_pairs(text: str) -> Counter:
+    """Adjacent pairs of math tokens within each formula of :func:`skeleton`, one-letter variables
+    written alike."""
+    c: Counter = Counter()
+    for run in skeleton(sim_tokens(text)):
+        run = ["v" if len(w) == 1 and w.isalpha() else w for w in run]
+        c.update(zip(run, run[1:]))
+    return c
+
+
+def pair_overlap(x: Counter, y: Counter) -> float:
+    total = sum(x.values()) + sum(y.values())
+    return 2 * sum((x & y).values()) / total if total else 0.0
+
+
+def formula_agreement(a: str, b: str) -> float:
+    """Dice overlap of two problems' formulas (:func:`formula_pairs`): ``4(2-x)(x+7)`` and
+    ``4(y+7)(2-y)`` agree on most pairs; ``(3x-2)/5 = (x+4)/3`` and ``2/3 = 4/(x-5)`` share the same
+    small numbers but few pairs."""
+    return pair_overlap(formula_pairs(a), formula_pairs(b))
+
+
+def numbers_agree(row: frozenset[str], bench: frozenset[str]) -> tuple[bool, int]:
+    """(whether a row's numbers agree with a benchmark problem's, how many they share): every number
+    of the benchmark problem is in the row and at least ``NUM_AGREE`` of the row's numbers are the
+    benchmark problem's (a rewording may add one: "three flavors", "each of the two"), or neither has
+    a number. A re-worded or re-told problem keeps its numbers; a problem on the same topic with
+    other data does not."""
+    if not row and not bench:
+        return True, 0
+    shared = len(row & bench)
+    return shared == len(bench) > 0 and shared >= NUM_AGREE * len(row), shared
 
 
 class Embedding:
@@ -319,28 +532,55 @@ class Embedding:
 
         self.encoder = encoder(model)
         self.model = self.encoder.path
+        self.name = model if not os.path.isdir(model) else os.path.basename(os.path.abspath(model))
         self.threshold, self.sim_floor = threshold, sim_floor
         items = list(items)
         self.keys = [(b, p) for b, p, _ in items]
         self.matrix = self.encode([t for _, _, t in items])
 
     def encode(self, texts: list[str]) -> Any:
-        import numpy as np
+        """Vectors of benchmark problems, through the on-disk cache (encoded once per machine)."""
+        from reasonflux.embed import encode_cached
 
-        norm = [embed_text(t) for t in texts]
-        todo = sorted({t for t in norm if (self.model, t) not in _VECTORS})
-        for t, v in zip(todo, self.encoder.encode(todo) if todo else []):
-            _VECTORS[(self.model, t)] = v
-        if not norm:
-            return np.zeros((0, self.encoder.model.config.hidden_size), dtype=np.float32)
-        return np.stack([_VECTORS[(self.model, t)] for t in norm])
+        return encode_cached(self.encoder, [embed_text(t) for t in texts])
+
+    def neighbours(self, text: str, vec: Any = None, k: int = 1) -> list[tuple[int, float]]:
+        """(benchmark index, cosine) of the ``k`` nearest benchmark problems, nearest first."""
+        v = self.encoder.encode([embed_text(text)])[0] if vec is None else vec  # rows are not cached
+        sims = self.matrix @ v
+        top = sims.argsort()[::-1][:k]
+        return [(int(i), float(sims[i])) for i in top]
 
     def nearest(self, text: str, vec: Any = None) -> tuple[int, float]:
         """(benchmark index, cosine) of the nearest benchmark problem."""
-        v = self.encoder.encode([embed_text(text)])[0] if vec is None else vec  # rows are not cached
-        sims = self.matrix @ v
-        i = int(sims.argmax())
-        return i, float(sims[i])
+        return self.neighbours(text, vec)[0]
+
+    def match(self, text: str, sim: "Similarity", vec: Any = None) -> tuple[int, float] | None:
+        """(benchmark index, cosine) of the first of the ``EMBED_NEIGHBOURS`` nearest benchmark
+        problems that the row copies, or None. A neighbour is a copy when (a) the cosine is at least
+        ``threshold`` and the similarity score at least ``sim_floor``, or (b) their numbers agree
+        (:func:`numbers_agree`), the similarity score is at least ``NUM_SIM_FLOOR`` and the cosine
+        at least ``NUM_COS``, or ``NUM_COS_MANY`` when ``NUM_MANY`` or more numbers agree (a re-told
+        problem keeps its numbers while its story, and so its embedding, moves away)."""
+        nums = numbers_of(text)
+        for i, cos in self.neighbours(text, vec, EMBED_NEIGHBOURS):
+            if cos < min(self.threshold, NUM_COS_MANY):
+                break
+            j = sim._index_of[self.keys[i]]
+            if not sim.keeps_data(text, j):
+                continue
+            s = sim.score_against(text, self.keys[i])
+            if cos >= self.threshold and s >= self.sim_floor:
+                return i, cos
+            agree, shared = numbers_agree(nums, sim.numbers[j])
+            if not agree:
+                continue
+            weight = sim.number_weight(nums & sim.numbers[j])
+            many = shared >= NUM_MANY and weight > 0  # and not only the commonest numbers (2, 3, 5)
+            if cos >= (NUM_COS_MANY if many else NUM_COS) and (
+                    s >= NUM_SIM_FLOOR or weight >= RARE_NUMBER_WEIGHT or pair_overlap(formula_pairs(text), sim.pairs[j]) >= FORMULA_AGREE):
+                return i, cos
+        return None
 
 
 def exact_tokens(text: str) -> list[str]:
@@ -355,8 +595,9 @@ class Index:
     A shared n-gram is evidence only if (a) it occurs in fewer than two benchmark problems and (b)
     it is not made entirely of boilerplate phrases (word 4-grams found in two or more benchmark
     problems). A row is contaminated by a benchmark problem when it shares at least two such n-grams
-    with it (all, if it has one) and either half of the problem's n-grams or a similarity score of at
-    least half the similarity threshold (see :meth:`_enough`)."""
+    with it (all, if it has one), keeps its data (with the similarity stage) and shares either half of
+    the problem's n-grams or a similarity score of at least half the similarity threshold (see
+    :meth:`_enough`)."""
 
     n: int = DEFAULT_NGRAM
     grams: dict[tuple[str, ...], list[tuple[str, str]]] = field(default_factory=dict)
@@ -409,15 +650,20 @@ class Index:
 
     def _enough(self, key: tuple[str, str], shared: int, text: str) -> bool:
         """Two shared n-grams (all, for a problem with one) that are half the problem's n-grams, or
-        fewer that the similarity stage half agrees with: one natural phrase in common is not a copy."""
+        fewer that the similarity stage half agrees with (one natural phrase in common is not a copy);
+        with the similarity stage, the row must also keep the problem's data (:meth:`Similarity.keeps_data`)."""
         if not self.strict:
             return shared >= 1
         total = self.grams_of.get(key, 1)
         if shared < min(2, total):
             return False
-        if shared * 2 >= total or self.similarity is None:
+        if self.similarity is None:
             return True
-        return self.similarity.score_against(text, key) >= self.similarity.threshold / 2
+        # the problem's wording with other data ("Convert the point (-2, 2 sqrt 3) ..." for "(0, 3)"; "There
+        # exist real numbers x and y, both greater than 1, such that ..." with other equations) is not a copy
+        if not self.similarity.keeps_data(text, self.similarity._index_of[key]):
+            return False
+        return shared * 2 >= total or self.similarity.score_against(text, key) >= self.similarity.threshold / 2
 
     def find(self, text: str, vec: Any = None) -> tuple[str, str, str, float, int] | None:
         """(stage, benchmark, problem id, score, shared n-grams) of the first stage that matches
@@ -431,12 +677,37 @@ class Index:
                 bench, pid = self.similarity.keys[b[0]]
                 return "similarity", bench, pid, b[1], 0
         if self.embedding is not None and self.similarity is not None:
-            e = self.embedding
-            i, cos = e.nearest(text, vec)
-            if cos >= e.threshold and self.similarity.score_against(text, e.keys[i]) >= e.sim_floor:
-                bench, pid = e.keys[i]
-                return "embedding", bench, pid, cos, 0
+            m = self.embedding.match(text, self.similarity, vec)
+            if m is not None:
+                bench, pid = self.embedding.keys[m[0]]
+                return "embedding", bench, pid, m[1], 0
         return None
+
+
+OFF = ("none", "off", "no", "0")
+
+
+def choose_embed_model(spec: str | None = None) -> str | None:
+    """The embedding model decontamination uses: ``spec`` (``--embed-model``), else
+    ``$REASONFLUX_EMBED_MODEL``, else the packaged all-MiniLM-L6-v2 when it is installed (``make``
+    installs it); ``none`` (or ``off``) in either place turns the stage off. Without a model the
+    stage is off and the exact and similarity stages run alone."""
+    from reasonflux.embed import EMBED_MODEL_ENV, PACKAGED_MODEL, packaged_model
+
+    spec = spec or os.environ.get(EMBED_MODEL_ENV)
+    if spec:
+        return None if spec.strip().lower() in OFF else spec
+    return PACKAGED_MODEL if packaged_model() else None
+
+
+def stages_of(index: "Index") -> list[str]:
+    """The stages an index runs, for reports: ``ngram-13``, ``similarity``, ``embedding:<model dir name>``."""
+    out = [f"ngram-{index.n}"]
+    if index.similarity is not None:
+        out.append("similarity")
+    if index.embedding is not None:
+        out.append(f"embedding:{index.embedding.name}")
+    return out
 
 
 def build_index(items: Iterable[tuple[str, str, str]], n: int = DEFAULT_NGRAM, *, similarity: bool = True,
