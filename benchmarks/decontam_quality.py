@@ -14,10 +14,11 @@ Five groups of sets, reported separately (each later group on benchmark problems
   code or any score; measured once after the third round, then used to build the fourth and fifth);
 - "fresh_ef" (``_e``/``_f``: written the same way by two other writers; measured once after the
   fourth round, then used to build the fifth);
-- "blind_gh" (``_g``/``_h``: written the same way by two more writers during the fifth round and
-  measured once after its rules were fixed: the honest figures).
+- "blind_ghij" (``_g``/``_h`` and ``_i``/``_j``: written the same way by four more writers during the
+  fifth round and measured once each after its rules were fixed, no rule changed since: the honest
+  figures).
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
-of the ``_c`` to ``_h`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+of the ``_c`` to ``_j`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
 named benchmark problem with other data or another question; some keep most of its wording), and
 false positives are also reported per class. Needs the
@@ -58,10 +59,10 @@ def _pair(letters: str) -> tuple[list[Path], list[Path]]:
 # _c/_d: written blind by two writers for the third round and measured once after it; then looked at
 # while the fourth round (a copy keeps the benchmark problem's data) was built. _e/_f: written blind
 # the same way, measured once after the fourth round, then looked at while the fifth (a rewording may
-# add a number; distinctive numbers) was built. _g/_h: written blind during the fifth round and
-# measured once after its rules were fixed.
+# add a number; distinctive numbers) was built. _g/_h and _i/_j: written blind during the fifth round
+# and measured once each after its rules were fixed (no rule changed after either measurement).
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
-        "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_gh": _pair("gh")}
+        "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij")}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."

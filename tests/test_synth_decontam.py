@@ -70,10 +70,11 @@ def _fresh() -> tuple[list[dict], list[dict]]:
 
 def test_fresh_sets_written_before_the_second_round():
     """The _b sets were written before the second round of rules (fingerprint numbers, formula
-    skeleton) and never used to choose thresholds. Measured (benchmarks/decontam_quality.py): light
-    9/9, moderate 8/9, heavy 4/9, false positives 1/47 (a problem that copies a benchmark
-    problem's opening clause verbatim with a new equation). Goals (>= 90% / 90% / 50%, <= 2%) are
-    not all met here; the floors below are what we honestly hold, so a regression fails."""
+    skeleton) and never used to choose thresholds of that round (later rounds looked at them).
+    Measured without the embedding stage (benchmarks/decontam_quality.py): light 9/9, moderate 8/9,
+    heavy 4/9, false positives 0/47 (1/47 before the rule that a copy keeps the benchmark problem's
+    data: a problem that copies an opening clause verbatim with a new equation). The floors below are
+    what we honestly hold, so a regression fails."""
     para, innocent = _fresh()
     assert len(para) >= 24 and len(innocent) >= 40
     assert all(sum(p["level"] == lvl for p in para) >= 8 for lvl in ("light", "moderate", "heavy"))
@@ -87,7 +88,7 @@ def test_recall_and_false_positives_on_fresh_sets(index):
     para, innocent = _fresh()
     recall, fp = _recall_and_fp(index, para, innocent)
     assert recall["light"] >= 0.9 and recall["moderate"] >= 0.85 and recall["heavy"] >= 0.4, recall
-    assert len(fp) <= 1, fp
+    assert fp == [], fp
 
 
 def test_short_problems_are_their_numbers_and_formulas(index):
@@ -318,7 +319,7 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
         assert f"[{', '.join(stages)}]" in r.stdout and "Loading weights" not in r.stderr
 
 
-BLIND = "cdefgh"  # sets written by writers who never saw this code (benchmarks/decontam_quality.py)
+BLIND = "cdefghij"  # sets written by writers who never saw this code (benchmarks/decontam_quality.py)
 
 
 def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
@@ -329,16 +330,17 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
         assert {p["benchmark"] for p in para} <= {"math500", "aime24", "aime25"}
         assert {p["kind"] for p in innocent} == {"near-topic", "boilerplate", "ordinary"}
     ids = [p["benchmark_id"] for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl") if p["level"] == "light"]
-    assert len(ids) == len(set(ids)) == 66  # each set on benchmark problems no other set used
+    assert len(ids) == len(set(ids)) == 88  # each set on benchmark problems no other set used
     known = {pid for _, pid, _ in benchmark_items(str(data_dir), ("aime24", "aime25", "math500"))}
     assert set(ids) <= known
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on all six
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py: over the six sets
-    light 98%, moderate 83%, heavy 41%, false positives on stock-phrasing innocents 4/196, on near-topic
-    innocents 25/164), so a regression fails; the goals (moderate 90%, heavy 50%) are not met here."""
+    """The product's default (exact + similarity + embedding with the packaged model) on the eight
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the eight sets:
+    light 87/88, moderate 73/88, heavy 34/88, false positives on stock-phrasing innocents 6/265, on
+    near-topic innocents 29/215; on _g to _j alone, never tuned on: 43/44, 33/44, 16/44, 3/135,
+    14/105), so a regression fails; the goals (moderate 90%, heavy 50%) are not met here."""
     model = _embedding_model()
     idx = build_index(benchmark_items(str(data_dir)), embed_model=model)
     para = [p for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl")]
@@ -347,6 +349,6 @@ def test_blind_sets_with_the_default_stages(data_dir):
     kinds = {p["id"]: p["kind"] for p in innocent}
     stock = [i for i in fp if kinds[i] != "near-topic"]
     n_stock = sum(k != "near-topic" for k in kinds.values())
-    assert recall["light"] >= 0.95 and recall["moderate"] >= 0.78 and recall["heavy"] >= 0.35, recall
+    assert recall["light"] >= 0.95 and recall["moderate"] >= 0.8 and recall["heavy"] >= 0.35, recall
     assert len(stock) / n_stock <= 0.03, stock
-    assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.25, fp
+    assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.16, fp
