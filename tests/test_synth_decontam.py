@@ -289,15 +289,18 @@ def test_embedding_stage_with_agreeing_numbers(data_dir):
     assert [i for i in innocent if idx.find(rows[i]["problem"])] == []
 
 
-def test_benchmark_vectors_are_encoded_once_per_machine(tmp_path, monkeypatch):
+def test_benchmark_vectors_are_encoded_once_per_machine(tmp_path, monkeypatch, capsys):
     """The benchmark problems' vectors are cached on disk by model and text hash (no text stored): a
-    second index encodes nothing."""
+    second index encodes nothing. A long first encoding says so on stderr."""
     model = _embedding_model()
     monkeypatch.setenv("REASONFLUX_CACHE", str(tmp_path))
+    from reasonflux import embed
     from reasonflux.embed import encoder
 
+    monkeypatch.setattr(embed, "NOTICE_AT", 5)
     items = [("math500", f"p{i}", f"Find the sum of the first {i} odd numbers.") for i in range(5)]
     build_index(items, embed_model=model)
+    assert f"encoding 5 texts with the embedding model (once per machine; cached in {tmp_path / 'embed'})" in capsys.readouterr().err
     files = list((tmp_path / "embed").glob("*.npz"))
     assert len(files) == 1 and b"odd numbers" not in files[0].read_bytes()
     enc = encoder(model)
