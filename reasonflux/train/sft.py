@@ -589,7 +589,21 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if main_process:
         trainer.save_state()
         (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    shutdown_distributed()
     return summary
+
+
+def shutdown_distributed() -> None:
+    """A multi-process run (torchrun, accelerate launch): wait for every rank, then tear the process
+    group down before the interpreter exits; a gloo group left to the exit handlers can abort a rank
+    at exit ("terminate called without an active exception", SIGABRT) after the work is done."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def single_process_env() -> None:
