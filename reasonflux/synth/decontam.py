@@ -46,6 +46,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Iterable
 
 from reasonflux.synth.text import ngrams, tokens
@@ -206,6 +207,11 @@ def _stem(w: str) -> str:
 
 def sim_tokens(text: str) -> list[str]:
     """Math-aware tokens: LaTeX and plain-text math written alike, number words as digits."""
+    return list(_sim_tokens(text))
+
+
+@lru_cache(maxsize=256)  # every stage reads a row's tokens: tokenise it once
+def _sim_tokens(text: str) -> tuple[str, ...]:
     t = _ASY.sub(" ", text)
     t = t.replace("\\$", " dollars ").replace("$", " ").replace("\\\\", " ").replace("°", " degrees ")
     t = t.replace("^{\\circ}", " degrees ").replace("^\\circ", " degrees ")
@@ -221,7 +227,7 @@ def sim_tokens(text: str) -> list[str]:
     out = []
     for w in _number_words(_WORD.findall(t)):
         out.extend(w.split("/") if "/" in w and len(w) > 1 else [w])
-    return out
+    return tuple(out)
 
 
 def _is_number(w: str) -> bool:
@@ -327,7 +333,7 @@ class Similarity:
     def _same_data(self, nums: frozenset[str], pairs: Counter, i: int) -> bool:
         """A re-told problem (its numbers ``nums``, formula pairs ``pairs``): its numbers agree with
         benchmark problem ``i``'s (``NUM_MANY`` or more of them), or its formulas do
-        (:func:`formula_agreement`), whatever story is around them."""
+        (:func:`pair_overlap`), whatever story is around them."""
         if not self.data[i]:
             return False
         agree, shared = numbers_agree(nums, self.numbers[i])
@@ -393,6 +399,10 @@ class Similarity:
 
     def _mass(self, text: str) -> float:
         return sum(self.idf.get(x, self.default_idf) for x in self._features(sim_tokens(text)) if x[0] != "$")
+
+    def index_of(self, key: tuple[str, str]) -> int:
+        """The position of benchmark problem (benchmark, id)."""
+        return self._index_of[key]
 
     def score_against(self, text: str, key: tuple[str, str]) -> float:
         """The score of ``text`` against one benchmark problem (benchmark, id)."""
@@ -500,15 +510,11 @@ def formula_pairs(text: str) -> Counter:
 
 
 def pair_overlap(x: Counter, y: Counter) -> float:
-    total = sum(x.values()) + sum(y.values())
-    return 2 * sum((x & y).values()) / total if total else 0.0
-
-
-def formula_agreement(a: str, b: str) -> float:
-    """Dice overlap of two problems' formulas (:func:`formula_pairs`): ``4(2-x)(x+7)`` and
+    """Dice overlap of two problems' formula pairs (:func:`formula_pairs`): ``4(2-x)(x+7)`` and
     ``4(y+7)(2-y)`` agree on most pairs; ``(3x-2)/5 = (x+4)/3`` and ``2/3 = 4/(x-5)`` share the same
     small numbers but few pairs."""
-    return pair_overlap(formula_pairs(a), formula_pairs(b))
+    total = sum(x.values()) + sum(y.values())
+    return 2 * sum((x & y).values()) / total if total else 0.0
 
 
 def numbers_agree(row: frozenset[str], bench: frozenset[str]) -> tuple[bool, int]:
@@ -551,10 +557,6 @@ class Embedding:
         top = sims.argsort()[::-1][:k]
         return [(int(i), float(sims[i])) for i in top]
 
-    def nearest(self, text: str, vec: Any = None) -> tuple[int, float]:
-        """(benchmark index, cosine) of the nearest benchmark problem."""
-        return self.neighbours(text, vec)[0]
-
     def match(self, text: str, sim: "Similarity", vec: Any = None) -> tuple[int, float] | None:
         """(benchmark index, cosine) of the first of the ``EMBED_NEIGHBOURS`` nearest benchmark
         problems that the row copies, or None. A neighbour is a copy when (a) the cosine is at least
@@ -566,7 +568,7 @@ class Embedding:
         for i, cos in self.neighbours(text, vec, EMBED_NEIGHBOURS):
             if cos < min(self.threshold, NUM_COS_MANY):
                 break
-            j = sim._index_of[self.keys[i]]
+            j = sim.index_of(self.keys[i])
             if not sim.keeps_data(text, j):
                 continue
             s = sim.score_against(text, self.keys[i])
@@ -661,7 +663,7 @@ class Index:
             return True
         # the problem's wording with other data ("Convert the point (-2, 2 sqrt 3) ..." for "(0, 3)"; "There
         # exist real numbers x and y, both greater than 1, such that ..." with other equations) is not a copy
-        if not self.similarity.keeps_data(text, self.similarity._index_of[key]):
+        if not self.similarity.keeps_data(text, self.similarity.index_of(key)):
             return False
         return shared * 2 >= total or self.similarity.score_against(text, key) >= self.similarity.threshold / 2
 
