@@ -5,7 +5,7 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Five groups of sets, reported separately (each later group on benchmark problems no earlier one used):
+Six groups of sets, reported separately (each later group on benchmark problems no earlier one used):
 - "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
   thresholds were tuned looking at the tune half only);
 - "fresh_b" (the ``_b`` files: written before the second round and never looked at while choosing
@@ -15,10 +15,14 @@ Five groups of sets, reported separately (each later group on benchmark problems
 - "fresh_ef" (``_e``/``_f``: written the same way by two other writers; measured once after the
   fourth round, then used to build the fifth);
 - "blind_ghij" (``_g``/``_h`` and ``_i``/``_j``: written the same way by four more writers during the
-  fifth round and measured once each after its rules were fixed, no rule changed since: the honest
-  figures).
+  fifth round and measured once each after its rules were fixed; looked at while the sixth round
+  (a datum replaced between the same words is a change) was built);
+- "blind_klmn" (``_k`` to ``_n``: written the same way by four more writers in a later session,
+  measured once on the fifth-round rules and once on the sixth's; one of their rows, a light
+  paraphrase the first sixth-round rule lost, showed a case the final rule handles: the honest
+  figures, nearly untouched).
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
-of the ``_c`` to ``_j`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+of the ``_c`` to ``_n`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
 named benchmark problem with other data or another question; some keep most of its wording), and
 false positives are also reported per class. Needs the
@@ -61,8 +65,11 @@ def _pair(letters: str) -> tuple[list[Path], list[Path]]:
 # the same way, measured once after the fourth round, then looked at while the fifth (a rewording may
 # add a number; distinctive numbers) was built. _g/_h and _i/_j: written blind during the fifth round
 # and measured once each after its rules were fixed (no rule changed after either measurement).
+# _k.._n: written blind by four more writers in a later session, on benchmark problems no earlier set
+# used, and measured once on the same fixed rules.
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
-        "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij")}
+        "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij"),
+        "blind_klmn": _pair("klmn")}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."

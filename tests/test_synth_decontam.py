@@ -237,6 +237,43 @@ def test_a_problem_written_on_a_benchmark_template_with_other_data_is_not_a_copy
     assert index.find("Solve \\[\\frac{1}{x - 5} > 0.\\] Give the answer in interval notation.") is not None
 
 
+def test_a_changed_datum_between_the_same_words_is_another_problem():
+    """Similarity.changes_data (sixth round): the benchmark problem's wording with one number
+    replaced is another problem, even when most of the wording and the other data stay; a rewording
+    that moves a number, spells it out or adds one beside it is not a change. Cases written for this
+    test, not taken from any labeled set."""
+    from reasonflux.synth.decontam import Similarity
+
+    bench = [("t", "bag", "A bag holds $100$ marbles, and $37$ of them are red. Two marbles are drawn at random "
+                          "without replacement. What is the probability that both are red?"),
+             ("t", "gon", "Let $S$ be the vertices of a regular $18$-gon. In how many ways can $9$ chords be drawn "
+                          "so that every vertex of $S$ is an endpoint of exactly one chord?"),
+             ("t", "inv", "Find $13^{-1}$ modulo $47$, as a residue from $0$ to $46$."),
+             ("t", "other", "How many positive divisors does $720$ have?")]
+    sim = Similarity(bench)
+    changed = [("bag", "A bag holds $60$ marbles, and $37$ of them are red. Two marbles are drawn at random "
+                       "without replacement. What is the probability that both are red?"),
+               ("bag", "A bag holds $100$ marbles, and $41$ of them are red. Two marbles are drawn at random "
+                       "without replacement. What is the probability that both are red?"),
+               # the new number is one the problem already has, between the same words on both sides
+               ("gon", "Let $S$ be the vertices of a regular $9$-gon. In how many ways can $9$ chords be drawn "
+                       "so that every vertex of $S$ is an endpoint of exactly one chord?")]
+    kept = [("bag", "Of the one hundred marbles in a bag, thirty-seven are red. If we draw two of them at random "
+                    "(no replacement), how likely is it that we get two red ones?"),
+            ("bag", "Each of my $2$ friends looks at a bag of $100$ marbles with $37$ red ones; two marbles are "
+                    "drawn at random without replacement. Find the probability both are red."),
+            ("gon", "In a regular $18$-gon with vertex set $S$, count the ways to draw $9$ chords that together "
+                    "use every vertex of $S$ exactly once."),
+            # "the inverse of 13 modulo 47" moves 13 next to "modulo 47": it does not replace the -1
+            ("inv", "Find the inverse of $13$ modulo $47$, as a residue from $0$ to $46$.")]
+    for key, text in changed:
+        i = sim.index_of(("t", key))
+        assert sim.changes_data(text, i) and not sim.keeps_data(text, i), text
+    for key, text in kept:
+        i = sim.index_of(("t", key))
+        assert not sim.changes_data(text, i) and sim.keeps_data(text, i), text
+
+
 def test_a_copied_clause_with_other_numbers_is_not_a_copy(index):
     """The exact stage with fewer than half of a problem's n-grams shared also needs numbers that do not
     contradict: a row that copies AIME 2024 I-2's opening clause ("There exist real numbers x and y,
@@ -322,7 +359,7 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
         assert f"[{', '.join(stages)}]" in r.stdout and "Loading weights" not in r.stderr
 
 
-BLIND = "cdefghij"  # sets written by writers who never saw this code (benchmarks/decontam_quality.py)
+BLIND = "cdefghijklmn"  # sets written by writers who never saw this code (benchmarks/decontam_quality.py)
 
 
 def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
@@ -333,17 +370,18 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
         assert {p["benchmark"] for p in para} <= {"math500", "aime24", "aime25"}
         assert {p["kind"] for p in innocent} == {"near-topic", "boilerplate", "ordinary"}
     ids = [p["benchmark_id"] for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl") if p["level"] == "light"]
-    assert len(ids) == len(set(ids)) == 88  # each set on benchmark problems no other set used
+    assert len(ids) == len(set(ids)) == 132  # each set on benchmark problems no other set used
     known = {pid for _, pid, _ in benchmark_items(str(data_dir), ("aime24", "aime25", "math500"))}
     assert set(ids) <= known
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on the eight
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the eight sets:
-    light 87/88, moderate 73/88, heavy 34/88, false positives on stock-phrasing innocents 6/265, on
-    near-topic innocents 29/215; on _g to _j alone, never tuned on: 43/44, 33/44, 16/44, 3/135,
-    14/105), so a regression fails; the goals (moderate 90%, heavy 50%) are not met here."""
+    """The product's default (exact + similarity + embedding with the packaged model) on the twelve
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the twelve
+    sets: light 131/132, moderate 110/132, heavy 59/132, false positives on stock-phrasing innocents
+    7/401, on near-topic innocents 44/319; on _k to _n alone, measured on rules built without them:
+    44/44, 37/44, 25/44, 1/136, 23/104), so a regression fails; the moderate goal (90%) and the
+    heavy goal (50%) over all twelve are not met here."""
     model = _embedding_model()
     idx = build_index(benchmark_items(str(data_dir)), embed_model=model)
     para = [p for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl")]
@@ -352,6 +390,6 @@ def test_blind_sets_with_the_default_stages(data_dir):
     kinds = {p["id"]: p["kind"] for p in innocent}
     stock = [i for i in fp if kinds[i] != "near-topic"]
     n_stock = sum(k != "near-topic" for k in kinds.values())
-    assert recall["light"] >= 0.95 and recall["moderate"] >= 0.8 and recall["heavy"] >= 0.35, recall
-    assert len(stock) / n_stock <= 0.03, stock
+    assert recall["light"] >= 0.95 and recall["moderate"] >= 0.8 and recall["heavy"] >= 0.4, recall
+    assert len(stock) / n_stock <= 0.025, stock
     assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.16, fp
