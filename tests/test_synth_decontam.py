@@ -119,6 +119,8 @@ def test_boilerplate_shared_by_two_benchmark_problems_is_not_evidence():
 def test_math_is_normalised_alike():
     assert sim_tokens("$\\frac{3}{5}$ of $x \\le 100$, angle $60^\\circ$") == sim_tokens("3/5 of x <= 100, angle 60 degrees")
     assert "11" in sim_tokens("eleven coins") and "5" in sim_tokens("the fifth number")
+    for frac in ("\\tfrac", "\\dfrac", "\\cfrac"):  # every fraction spelling is a fraction (\\tfrac was not)
+        assert numbers_of(f"${frac}{{25}}{{216}}$") == numbers_of("25/216") == frozenset({"25", "216", "25/216"})
 
 
 def test_data_clean_reports_input_line_numbers_and_scores(tmp_path, data_dir):
@@ -223,6 +225,11 @@ def test_numbers_agree_when_the_row_keeps_the_data():
     assert numbers_agree(frozenset({"1", "3", "9", "1000"}), frozenset({"1", "9", "1000"})) == (True, 3)  # "three flavors" added
     assert numbers_agree(frozenset({"1", "9"}), frozenset({"1", "9", "1000"}))[0] is False  # a datum lost
     assert numbers_agree(frozenset({"2", "3", "7"}), frozenset({"2", "3"}))[0] is False  # 2 of 3 is too few
+    # a fraction written in words ("one fourth", "7 out of 12") holds it: its parts are in the row
+    assert numbers_agree(numbers_of("g subtracts one fourth from |x| and scales by 3"), numbers_of("g(x)=3||x|-\\tfrac{1}{4}|")) == (True, 4)
+    assert numbers_agree(numbers_of("7 out of 12 marbles are blue"), numbers_of("$\\dfrac{7}{12}$ of the marbles are blue"))[0]
+    # ... but a row's own fraction made of the benchmark problem's numbers is not one of its numbers
+    assert numbers_agree(numbers_of("(2x+1)/(x-3) = 5/4"), numbers_of("2/3 = 4/(x-5)"))[0] is False
 
 
 def test_a_problem_written_on_a_benchmark_template_with_other_data_is_not_a_copy(index):

@@ -101,6 +101,9 @@ COMMON_NUMBER_IDF = 2.0  # idf of a number found in about one benchmark problem 
 # constant). Built on the original to _j sets, then measured on _k to _n, written blind in a later
 # session; one case seen there (a moved number next to the same words, "the inverse of 997 modulo
 # 1000") became the both-sides rule for numbers the benchmark problem has elsewhere.
+# Seventh round: every fraction spelling is read as a fraction (\tfrac and \dfrac were read as two
+# numbers), and a fraction of the benchmark problem's is held by its numerator and denominator ("one
+# half", "7 out of 12"). Built on the original to _n sets, then measured on _o to _r.
 EMBED_CHUNK = 1024  # training rows encoded per batch
 
 
@@ -225,10 +228,10 @@ def _sim_tokens(text: str) -> tuple[str, ...]:
     t = t.replace("^{\\circ}", " degrees ").replace("^\\circ", " degrees ")
     t = t.replace("{,}", "").replace("\\,", " ").replace("\\!", "").replace("\\;", " ")
     t = _OVER.sub(lambda m: f" ( {m.group(1)} ) / ( {m.group(2)} ) ", t)  # {a \over b}
+    t = t.replace("\\tfrac", "\\frac").replace("\\dfrac", "\\frac").replace("\\cfrac", "\\frac")
     for _ in range(3):  # nested fractions
         t = _FRAC.sub(lambda m: f" ( {m.group(1)} ) / ( {m.group(2)} ) ", t)
     t = _SQRT.sub(lambda m: f" sqrt ( {m.group(1)} ) ", t)
-    t = t.replace("\\tfrac", "\\frac").replace("\\dfrac", "\\frac")
     t = _CMD.sub(lambda m: f" {_LATEX_WORD.get(m.group(1), m.group(1))} ", t)
     t = t.lower().replace("<=", " <= ").replace(">=", " >= ").replace("^\\circ", " degrees ")
     t = re.sub(r"(\d),(\d{3})", r"\1\2", t)
@@ -567,16 +570,25 @@ def pair_overlap(x: Counter, y: Counter) -> float:
     return 2 * sum((x & y).values()) / total if total else 0.0
 
 
+def _parts(v: str) -> tuple[str, ...]:
+    """Numerator and denominator of a fraction as :func:`data_of` writes it ("25/216"), else ()."""
+    return tuple(v.split("/", 1)) if "/" in v else ()
+
+
 def numbers_agree(row: frozenset[str], bench: frozenset[str]) -> tuple[bool, int]:
-    """(whether a row's numbers agree with a benchmark problem's, how many they share): every number
-    of the benchmark problem is in the row and at least ``NUM_AGREE`` of the row's numbers are the
-    benchmark problem's (a rewording may add one: "three flavors", "each of the two"), or neither has
-    a number. A re-worded or re-told problem keeps its numbers; a problem on the same topic with
-    other data does not."""
+    """(whether a row's numbers agree with a benchmark problem's, how many of the benchmark
+    problem's it holds): every number of the benchmark problem is in the row and at least
+    ``NUM_AGREE`` of the row's numbers are the benchmark problem's (a rewording may add one: "three
+    flavors", "each of the two"), or neither has a number. A re-worded or re-told problem keeps its
+    numbers; a problem on the same topic with other data does not. A fraction is held when both its
+    numerator and denominator are ("one half" for 1/2, "25 out of 216"), and the parts of a
+    fraction of the benchmark problem's are its numbers."""
     if not row and not bench:
         return True, 0
-    shared = len(row & bench)
-    return shared == len(bench) > 0 and shared >= NUM_AGREE * len(row), shared
+    whole = bench | {x for v in bench for x in _parts(v)}
+    shared = sum(v in row or (bool(_parts(v)) and all(x in row for x in _parts(v))) for v in bench)
+    mine = sum(v in whole for v in row)
+    return shared == len(bench) > 0 and mine >= NUM_AGREE * len(row), shared
 
 
 class Embedding:
