@@ -333,6 +333,20 @@ def test_embedding_stage_with_agreeing_numbers(data_dir):
     assert [i for i in innocent if idx.find(rows[i]["problem"])] == []
 
 
+def test_distinctive_agreeing_numbers_catch_a_far_retelling(data_dir):
+    """Eighth round: among the three nearest benchmark problems, two or more agreeing numbers as
+    distinctive as RARE_NUMBER_WEIGHT are enough from a cosine of AGREE_COS (a re-told story moves
+    the embedding far); agreeing numbers that weigh less (0, 2 and 30 shared with a MATH500 problem
+    about multiples of 30) are not."""
+    idx = build_index(benchmark_items(str(data_dir)), embed_model=_embedding_model())
+    for x, pid in (("f", "para-f-006"), ("h", "para-h-006"), ("l", "para-l-018")):
+        row = next(p for p in _read(f"decontam_paraphrases_{x}.jsonl") if p["id"] == pid)
+        m = idx.find(row["problem"])
+        assert m is not None and m[0] == "embedding" and m[2] == row["benchmark_id"] and m[3] < 0.56, (pid, m)
+    row = next(p for p in _read("decontam_innocent.jsonl") if p["id"] == "innocent-034")
+    assert idx.find(row["problem"]) is None
+
+
 def test_benchmark_vectors_are_encoded_once_per_machine(tmp_path, monkeypatch, capsys):
     """The benchmark problems' vectors are cached on disk by model and text hash (no text stored): a
     second index encodes nothing. A long first encoding says so on stderr."""

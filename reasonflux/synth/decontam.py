@@ -30,7 +30,8 @@ its zip), in two stages:
    ``EMBED_SIM_FLOOR``, or, when the two problems' numbers agree (:func:`numbers_agree`: a re-worded
    or re-told problem keeps its data, a problem on the same topic does not), a cosine of at least
    ``NUM_COS`` (``NUM_COS_MANY`` with ``NUM_MANY`` agreeing numbers) with a similarity score of at
-   least ``NUM_SIM_FLOOR``. The embedding alone does not tell a re-worded copy from another problem
+   least ``NUM_SIM_FLOOR``, or down to ``AGREE_COS`` when the agreeing numbers are distinctive. The
+   embedding alone does not tell a re-worded copy from another problem
    on the same topic.
 
 In every stage a match must keep the benchmark problem's data (:meth:`Similarity.keeps_data`): at
@@ -104,6 +105,12 @@ COMMON_NUMBER_IDF = 2.0  # idf of a number found in about one benchmark problem 
 # Seventh round: every fraction spelling is read as a fraction (\tfrac and \dfrac were read as two
 # numbers), and a fraction of the benchmark problem's is held by its numerator and denominator ("one
 # half", "7 out of 12"). Built on the original to _n sets, then measured on _o to _r.
+# Eighth round: two or more agreeing numbers as distinctive as RARE_NUMBER_WEIGHT are enough among
+# the nearest neighbours down to a low cosine (a re-told problem's story moves its embedding far).
+# Chosen on the original to _n sets (5 more heavy re-tellings caught there, no innocent row added;
+# a weight of 1 would have added 3 more and one innocent row), then measured on _o to _r.
+AGREE_SHARED = 2  # agreeing numbers needed
+AGREE_COS = 0.4  # cosine needed with them
 EMBED_CHUNK = 1024  # training rows encoded per batch
 
 
@@ -625,10 +632,12 @@ class Embedding:
         ``threshold`` and the similarity score at least ``sim_floor``, or (b) their numbers agree
         (:func:`numbers_agree`), the similarity score is at least ``NUM_SIM_FLOOR`` and the cosine
         at least ``NUM_COS``, or ``NUM_COS_MANY`` when ``NUM_MANY`` or more numbers agree (a re-told
-        problem keeps its numbers while its story, and so its embedding, moves away)."""
+        problem keeps its numbers while its story, and so its embedding, moves away), or (c) their
+        numbers agree on ``AGREE_SHARED`` or more numbers weighing ``RARE_NUMBER_WEIGHT`` together
+        (:meth:`Similarity.number_weight`) and the cosine is at least ``AGREE_COS``."""
         nums = numbers_of(text)
         for i, cos in self.neighbours(text, vec, EMBED_NEIGHBOURS):
-            if cos < min(self.threshold, NUM_COS_MANY):
+            if cos < min(self.threshold, NUM_COS_MANY, AGREE_COS):
                 break
             j = sim.index_of(self.keys[i])
             if not sim.keeps_data(text, j):
@@ -641,6 +650,8 @@ class Embedding:
                 continue
             weight = sim.number_weight(nums & sim.numbers[j])
             many = shared >= NUM_MANY and weight > 0  # and not only the commonest numbers (2, 3, 5)
+            if shared >= AGREE_SHARED and weight >= RARE_NUMBER_WEIGHT and cos >= AGREE_COS:
+                return i, cos  # a re-told problem: a new story around the same distinctive data
             if cos >= (NUM_COS_MANY if many else NUM_COS) and (
                     s >= NUM_SIM_FLOOR or weight >= RARE_NUMBER_WEIGHT or pair_overlap(formula_pairs(text), sim.pairs[j]) >= FORMULA_AGREE):
                 return i, cos
