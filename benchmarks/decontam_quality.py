@@ -5,7 +5,7 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Six groups of sets, reported separately (each later group on benchmark problems no earlier one used):
+Seven groups of sets, reported separately (each later group on benchmark problems no earlier one used):
 - "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
   thresholds were tuned looking at the tune half only);
 - "fresh_b" (the ``_b`` files: written before the second round and never looked at while choosing
@@ -19,10 +19,12 @@ Six groups of sets, reported separately (each later group on benchmark problems 
   (a datum replaced between the same words is a change) was built);
 - "blind_klmn" (``_k`` to ``_n``: written the same way by four more writers in a later session,
   measured once on the fifth-round rules and once on the sixth's; one of their rows, a light
-  paraphrase the first sixth-round rule lost, showed a case the final rule handles: the honest
-  figures, nearly untouched).
+  paraphrase the first sixth-round rule lost, showed a case the final rule handles; then looked at
+  while the seventh and eighth rounds were built);
+- "blind_opqr" (``_o`` to ``_r``: written the same way by four more writers while the seventh and
+  eighth rounds were built, and measured once after them: the honest figures).
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
-of the ``_c`` to ``_n`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+of the ``_c`` to ``_r`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
 named benchmark problem with other data or another question; some keep most of its wording), and
 false positives are also reported per class. Needs the
@@ -66,10 +68,11 @@ def _pair(letters: str) -> tuple[list[Path], list[Path]]:
 # add a number; distinctive numbers) was built. _g/_h and _i/_j: written blind during the fifth round
 # and measured once each after its rules were fixed (no rule changed after either measurement).
 # _k.._n: written blind by four more writers in a later session, on benchmark problems no earlier set
-# used, and measured once on the same fixed rules.
+# used, and measured on the fifth- and sixth-round rules; then looked at for the seventh and eighth.
+# _o.._r: written blind by four more writers in the same session and measured once, after the eighth.
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
         "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij"),
-        "blind_klmn": _pair("klmn")}
+        "blind_klmn": _pair("klmn"), "blind_opqr": _pair("opqr")}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."
