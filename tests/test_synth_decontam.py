@@ -119,6 +119,10 @@ def test_boilerplate_shared_by_two_benchmark_problems_is_not_evidence():
 def test_math_is_normalised_alike():
     assert sim_tokens("$\\frac{3}{5}$ of $x \\le 100$, angle $60^\\circ$") == sim_tokens("3/5 of x <= 100, angle 60 degrees")
     assert "11" in sim_tokens("eleven coins") and "5" in sim_tokens("the fifth number")
+    # a formula written in words reads as the formula (moderate rewordings do this)
+    assert sim_tokens("nine raised to the power x equals three squared plus y divided by two") == \
+        sim_tokens("$9^x = 3^2 + y/2$") == ["9", "^", "x", "=", "3", "^", "2", "+", "y", "/", "2"]
+    assert sim_tokens("the square root of 7 multiplied by five cubed") == ["the", "sqrt", "7", "*", "5", "^", "3"]
     for frac in ("\\tfrac", "\\dfrac", "\\cfrac"):  # every fraction spelling is a fraction (\\tfrac was not)
         assert numbers_of(f"${frac}{{25}}{{216}}$") == numbers_of("25/216") == frozenset({"25", "216", "25/216"})
 
@@ -212,7 +216,7 @@ def test_spelled_out_numbers_are_one_number():
     assert sim_tokens("three hundred and five") == ["305"]
     assert sim_tokens("the twenty-first term") == ["the", "21", "term"]
     assert sim_tokens("one, two, three") == ["1", "2", "3"]
-    assert sim_tokens("twelve minus seven") == ["12", "minus", "7"]
+    assert sim_tokens("twelve minus seven") == ["12", "-", "7"]
     assert numbers_of("a nine-sided polygon of side 2") == numbers_of("a $9$-gon with side length $2$") == {"9", "2"}
     assert numbers_of("What is the base six equivalent of nine hundred ninety-nine?") == {"6", "999"}
 
