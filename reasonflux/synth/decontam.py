@@ -113,6 +113,9 @@ COMMON_NUMBER_IDF = 2.0  # idf of a number found in about one benchmark problem 
 # "squared", "equals", "divided by", ...: _WORD_OPS), and a similarity match whose numbers disagree
 # with the row gives way to an embedding match whose numbers agree (Index._better_attributed).
 # Built on the original to _r sets (moderate +3 on _o to _r), then measured once on _s to _v.
+# Tenth round (no constant): \frac with bare arguments ("\frac32") and roots inside fractions are read
+# as fractions, and a row's data keeps the numbers of formula fragments that happen to be in two
+# benchmark problems ("c = -5"). Built on the original to _v sets, then measured once on _w to _z.
 AGREE_SHARED = 2  # agreeing numbers needed
 AGREE_COS = 0.4  # cosine needed with them
 EMBED_CHUNK = 1024  # training rows encoded per batch
@@ -213,6 +216,7 @@ _LATEX_WORD = {"le": "<=", "leq": "<=", "ge": ">=", "geq": ">=", "ne": "!=", "ne
                "mathbf": " ", "operatorname": " ", "displaystyle": " ", "tfrac": "frac", "dfrac": "frac", "cfrac": "frac",
                "dbinom": "binom", "tbinom": "binom", "lvert": "|", "rvert": "|", "mid": "|"}
 _FRAC = re.compile(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_FRAC_BARE = re.compile(r"\\frac\s*(?:\{([^{}]*)\}|([0-9a-zA-Z]))\s*(?:\{([^{}]*)\}|([0-9a-zA-Z]))")  # braces optional
 _OVER = re.compile(r"\{([^{}]*)\\over\b([^{}]*)\}")
 _SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
 _CMD = re.compile(r"\\([a-zA-Z]+)")
@@ -244,9 +248,10 @@ def _sim_tokens(text: str) -> tuple[str, ...]:
     t = t.replace("{,}", "").replace("\\,", " ").replace("\\!", "").replace("\\;", " ")
     t = _OVER.sub(lambda m: f" ( {m.group(1)} ) / ( {m.group(2)} ) ", t)  # {a \over b}
     t = t.replace("\\tfrac", "\\frac").replace("\\dfrac", "\\frac").replace("\\cfrac", "\\frac")
-    for _ in range(3):  # nested fractions
+    t = _FRAC_BARE.sub(lambda m: "\\frac{%s}{%s}" % (m.group(1) or m.group(2), m.group(3) or m.group(4)), t)  # \frac32, \frac{a}2
+    for _ in range(3):  # nested fractions and roots
+        t = _SQRT.sub(lambda m: f" sqrt ( {m.group(1)} ) ", t)
         t = _FRAC.sub(lambda m: f" ( {m.group(1)} ) / ( {m.group(2)} ) ", t)
-    t = _SQRT.sub(lambda m: f" sqrt ( {m.group(1)} ) ", t)
     t = _CMD.sub(lambda m: f" {_LATEX_WORD.get(m.group(1), m.group(1))} ", t)
     t = t.lower().replace("<=", " <= ").replace(">=", " >= ").replace("^\\circ", " degrees ")
     for pattern, op in _WORD_OPS:  # a formula written in words reads as the formula
@@ -338,20 +343,25 @@ class Similarity:
         grams = (r[i : i + SKEL_N] for r in skeleton(t) for i in range(len(r) - SKEL_N + 1))
         return {"$" + " ".join(g) for g in grams if any(_is_number(w) and w not in self.common_numbers for w in g)}
 
-    def _strip_boiler(self, t: list[str]) -> list[str]:
+    def _strip_boiler(self, t: list[str], words_only: bool = False) -> list[str]:
         if len(t) < BOILER_N or not self.boiler:
             return t
         drop = [False] * len(t)
         for i in range(len(t) - BOILER_N + 1):
-            if tuple(t[i : i + BOILER_N]) in self.boiler:
+            g = tuple(t[i : i + BOILER_N])
+            if g in self.boiler and (not words_only or any(len(w) > 1 and w.isalpha() for w in g)):
                 for j in range(i, i + BOILER_N):
                     drop[j] = True
         return [w for w, d in zip(t, drop) if not d]
 
-    def data_numbers(self, t: list[str]) -> frozenset[str]:
+    def data_numbers(self, t: list[str], formulas: bool = True) -> frozenset[str]:
         """A problem's data: its numbers (:func:`data_of`) outside benchmark boilerplate (the 0 and 2 of
-        "where r > 0 and 0 <= theta < 2 pi" are not data)."""
-        return data_of(self._strip_boiler(t))
+        "where r > 0 and 0 <= theta < 2 pi" are not data). ``formulas=False``: a boilerplate phrase
+        of symbols alone ("c = - 5", "sqrt 2 / 2", found in two benchmark problems by chance) keeps
+        its numbers; a row's data is read so, since a rewording moves formulas next to other words."""
+        if formulas:
+            return data_of(self._strip_boiler(t))
+        return data_of(self._strip_boiler(t, words_only=True))
 
     def number_weight(self, nums: Iterable[str]) -> float:
         """How distinctive a set of numbers is: the sum of their idf over the benchmark problems above
@@ -374,7 +384,7 @@ class Similarity:
         "two hours"); a problem written on the same template with other data ("a regular 12-gon, 6
         segments" for "a regular 24-gon, 12 segments"; "> 1" for "> 0") is another problem."""
         b = self.data[i]
-        return not b or (len(b & self.data_numbers(sim_tokens(text))) >= DATA_RECALL * len(b)
+        return not b or (len(b & self.data_numbers(sim_tokens(text), formulas=False)) >= DATA_RECALL * len(b)
                          and not self.changes_data(text, i))
 
     def changes_data(self, text: str, i: int) -> bool:
