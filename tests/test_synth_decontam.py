@@ -125,6 +125,9 @@ def test_math_is_normalised_alike():
     assert sim_tokens("the square root of 7 multiplied by five cubed") == ["the", "sqrt", "7", "*", "5", "^", "3"]
     assert sim_tokens("$\\frac32 + \\frac{x}2$") == sim_tokens("$\\frac{3}{2} + \\frac{x}{2}$") == ["3", "/", "2", "+", "x", "/", "2"]
     assert sim_tokens("$\\frac{\\sqrt{2x}}{\\sqrt{3}}$") == ["sqrt", "2", "x", "/", "sqrt", "3"]  # a root inside a fraction
+    # LaTeX environments are markup: a determinant of small numbers is not a matrix problem's words
+    assert sim_tokens("$\\begin{vmatrix} 2 & 1 \\\\ 0 & 4 \\end{vmatrix}$") == ["determinant", "2", "1", "0", "4"]
+    assert sim_tokens("$\\begin{pmatrix} 3 \\\\ 1 \\end{pmatrix}$") == sim_tokens("$\\begin{bmatrix} 3 \\\\ 1 \\end{bmatrix}$") == ["matrix", "3", "1"]
     for frac in ("\\tfrac", "\\dfrac", "\\cfrac"):  # every fraction spelling is a fraction (\\tfrac was not)
         assert numbers_of(f"${frac}{{25}}{{216}}$") == numbers_of("25/216") == frozenset({"25", "216", "25/216"})
 
