@@ -601,13 +601,12 @@ def pair_overlap(x: Counter, y: Counter) -> float:
     """Dice overlap of two problems' formula pairs (:func:`formula_pairs`): ``4(2-x)(x+7)`` and
     ``4(y+7)(2-y)`` agree on most pairs; ``(3x-2)/5 = (x+4)/3`` and ``2/3 = 4/(x-5)`` share the same
     small numbers but few pairs."""
-    total = sum(x.values()) + sum(y.values())
-    return 2 * sum((x & y).values()) / total if total else 0.0
-
-
-def _parts(v: str) -> tuple[str, ...]:
-    """Numerator and denominator of a fraction as :func:`data_of` writes it ("25/216"), else ()."""
-    return tuple(v.split("/", 1)) if "/" in v else ()
+    total = x.total() + y.total()
+    if not total:
+        return 0.0
+    if len(x) > len(y):
+        x, y = y, x
+    return 2 * sum(min(c, y[k]) for k, c in x.items() if k in y) / total
 
 
 def numbers_agree(row: frozenset[str], bench: frozenset[str]) -> tuple[bool, int]:
@@ -618,12 +617,19 @@ def numbers_agree(row: frozenset[str], bench: frozenset[str]) -> tuple[bool, int
     numbers; a problem on the same topic with other data does not. A fraction is held when both its
     numerator and denominator are ("one half" for 1/2, "25 out of 216"), and the parts of a
     fraction of the benchmark problem's are its numbers."""
-    if not row and not bench:
-        return True, 0
-    whole = bench | {x for v in bench for x in _parts(v)}
-    shared = sum(v in row or (bool(_parts(v)) and all(x in row for x in _parts(v))) for v in bench)
-    mine = sum(v in whole for v in row)
-    return shared == len(bench) > 0 and mine >= NUM_AGREE * len(row), shared
+    if not bench:
+        return not row, 0
+    missing = bench - row
+    shared = len(bench) - len(missing)
+    if missing:  # called for every candidate of the similarity stage: the set operations first
+        shared += sum(1 for v in missing if "/" in v and all(x in row for x in v.split("/", 1)))
+        if shared < len(bench):
+            return False, shared
+    extra = row - bench
+    mine = len(row) - len(extra)
+    if extra and any("/" in v for v in bench):
+        mine += len(extra & {x for v in bench if "/" in v for x in v.split("/", 1)})
+    return mine >= NUM_AGREE * len(row), shared
 
 
 class Embedding:
