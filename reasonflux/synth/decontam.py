@@ -321,6 +321,7 @@ class Similarity:
         self.skel_stock = {g for g, c in dfs.items() if c >= BOILERPLATE_MIN_DOCS}  # formulas in 2+ problems
         self.data = [self.data_numbers(t) for t in toks]
         self.toks = toks
+        self.positions = [_number_positions(t) for t in toks]  # where each number stands (changes_data)
         self.texts = [text for _, _, text in items]
         self.numbers = [numbers_of(text) for text in self.texts]
         self.pairs = [formula_pairs(text) for text in self.texts]
@@ -409,8 +410,7 @@ class Similarity:
         missing = self.data[i] - self.data_numbers(t) - set(mine)
         if not missing:
             return False
-        bench = self.toks[i]
-        theirs = _number_positions(bench)
+        bench, theirs = self.toks[i], self.positions[i]
         return any(x != y and _same_slot(bench, p, t, q, both=x in self.numbers[i])
                    for y in missing for p in theirs.get(y, ()) for x, qs in mine.items() for q in qs)
 
@@ -525,7 +525,7 @@ def _same_slot(a: Sequence[str], p: int, b: Sequence[str], q: int, both: bool = 
         return each
     left = p >= 2 and q >= 2 and a[p - 2 : p] == b[q - 2 : q]
     right = p + 2 < len(a) and q + 2 < len(b) and a[p + 1 : p + 3] == b[q + 1 : q + 3]
-    return each or left or right
+    return left or right
 
 
 def _num_value(w: str) -> Fraction | None:
@@ -778,14 +778,15 @@ class Index:
         """The embedding stage's match when the similarity stage's (benchmark problem ``i``) does not
         hold the row's numbers and the embedding stage's other match does: the copy is of that one
         (a row is flagged either way; this names the right benchmark problem)."""
-        if self.embedding is None or numbers_agree(numbers_of(text), self.similarity.numbers[i])[0]:
+        nums = numbers_of(text)
+        if self.embedding is None or numbers_agree(nums, self.similarity.numbers[i])[0]:
             return None
         m = self.embedding.match(text, self.similarity, vec)
         if m is None:
             return None
         bench, pid = self.embedding.keys[m[0]]
         j = self.similarity.index_of((bench, pid))
-        if j == i or not numbers_agree(numbers_of(text), self.similarity.numbers[j])[0]:
+        if j == i or not numbers_agree(nums, self.similarity.numbers[j])[0]:
             return None
         return "embedding", bench, pid, m[1], 0
 
