@@ -128,6 +128,9 @@ def test_math_is_normalised_alike():
     # LaTeX environments are markup: a determinant of small numbers is not a matrix problem's words
     assert sim_tokens("$\\begin{vmatrix} 2 & 1 \\\\ 0 & 4 \\end{vmatrix}$") == ["determinant", "2", "1", "0", "4"]
     assert sim_tokens("$\\begin{pmatrix} 3 \\\\ 1 \\end{pmatrix}$") == sim_tokens("$\\begin{bmatrix} 3 \\\\ 1 \\end{bmatrix}$") == ["matrix", "3", "1"]
+    # digit groups are one number, however many ("6,000,000"; it was read as 6000 and 000); a list stays a list
+    assert sim_tokens("$6,000,000$ and $1{,}000$") == ["6000000", "and", "1000"]
+    assert sim_tokens("(1,2,3), then 12,345, 678") == ["1", "2", "3", "then", "12345", "678"]
     for frac in ("\\tfrac", "\\dfrac", "\\cfrac"):  # every fraction spelling is a fraction (\\tfrac was not)
         assert numbers_of(f"${frac}{{25}}{{216}}$") == numbers_of("25/216") == frozenset({"25", "216", "25/216"})
 
@@ -291,6 +294,40 @@ def test_a_changed_datum_between_the_same_words_is_another_problem():
     for key, text in kept:
         i = sim.index_of(("t", key))
         assert not sim.changes_data(text, i) and sim.keeps_data(text, i), text
+
+
+def test_writes_all_numbers_counts_each_writing():
+    """Twelfth round: a rewording writes every number of the benchmark problem at least as often (it may
+    add some); a datum changed in one place leaves one writing short even when the old number is
+    still written elsewhere. Cases written for this test."""
+    from reasonflux.synth.decontam import number_counts, writes_all_numbers
+
+    bench = number_counts(sim_tokens("Let $xyz = 2$. Find the minimum of $x^4 + 4y^2 + 4z^4$."))
+    assert bench == {"2": 2, "4": 4}
+    assert writes_all_numbers(number_counts(sim_tokens("The $3$ positive reals multiply to two; minimise x^4 + 4y^2 + 4z^4.")), bench)
+    assert not writes_all_numbers(number_counts(sim_tokens("Let $xyz = 3$. Find the minimum of $x^4 + 4y^2 + 4z^4$.")), bench)
+    assert not writes_all_numbers(number_counts(sim_tokens("Let $xyz = 2$. Find the minimum of $x^6 + 4y^2 + 4z^6$.")), bench)
+    # the row's own numbers must be at least half the benchmark problem's ("1 <= a <= 20, 1 <= b <= 20 ... 5")
+    assert not writes_all_numbers(number_counts(sim_tokens("pairs with 1 <= a <= 20, 1 <= b <= 20 and 5 | a+b")),
+                                  number_counts(sim_tokens("pairs with |a + bi| <= 5")))
+    assert not writes_all_numbers(number_counts(sim_tokens("x + 1 = 3")), number_counts(sim_tokens("find x")))  # no numbers: no evidence
+
+
+def test_the_clearly_nearest_problem_with_all_its_numbers_written_is_a_copy(data_dir, monkeypatch):
+    """Twelfth round: a rewording that adds numbers of its own ("all 3 of them greater than 0") fails the
+    agreement of all numbers; it is caught as the nearest benchmark problem by a clear margin whose
+    every number it writes as often. The same problem with xyz = 5 is not (its 2 is written once,
+    in y^2). Rows written for this test."""
+    from reasonflux.synth import decontam
+
+    idx = build_index(benchmark_items(str(data_dir)), embed_model=_embedding_model())
+    row = ("Three positive real numbers $x$, $y$, $z$ (all $3$ of them greater than $0$) have product $2$. "
+           "What is the smallest value that $x^4 + 4y^2 + 4z^4$ can take?")
+    assert idx.find(row)[:3] == ("embedding", "math500", "test/intermediate_algebra/966.json")
+    other = "Let $x,$ $y,$ and $z$ be positive real numbers such that $xyz = 5.$  Find the minimum value of \\[x^4 + 4y^2 + 4z^4.\\]"
+    assert idx.find(other) is None
+    monkeypatch.setattr(decontam, "CLEAR_COS", 2.0)  # without the twelfth-round path the rewording is missed
+    assert idx.find(row) is None
 
 
 def test_a_copied_clause_with_other_numbers_is_not_a_copy(index):
