@@ -5,7 +5,7 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Ten groups of sets, reported separately (each later group on benchmark problems no earlier one used):
+Eleven groups of sets, reported separately (each later group on benchmark problems no earlier one used):
 - "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
   thresholds were tuned looking at the tune half only);
 - "fresh_b" (the ``_b`` files: written before the second round and never looked at while choosing
@@ -28,9 +28,11 @@ Ten groups of sets, reported separately (each later group on benchmark problems 
 - "blind_wxyz" (``_w`` to ``_z``: written the same way by four more writers while the tenth round
   was built, and measured once after it; then looked at for the eleventh);
 - "blind_1234" (``_1`` to ``_4``: written the same way by four more writers while the eleventh round
+  was built, and measured once after it; then looked at for the twelfth);
+- "blind_5678" (``_5`` to ``_8``: written the same way by four more writers while the twelfth round
   was built, and measured once after it: the honest figures).
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
-of the ``_c`` to ``_z`` and ``_1`` to ``_4`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+of the ``_c`` to ``_z`` and ``_1`` to ``_8`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
 named benchmark problem with other data or another question; some keep most of its wording), and
 false positives are also reported per class. Needs the
@@ -78,12 +80,13 @@ def _pair(letters: str) -> tuple[list[Path], list[Path]]:
 # _o.._r: written blind by four more writers in the same session and measured once, after the eighth;
 # then looked at for the ninth. _s.._v: written blind by four more, measured once after the ninth; then
 # looked at for the tenth. _w.._z: written blind by four more, measured once after the tenth; then
-# looked at for the eleventh. _1.._4: written blind by four more, measured once after the eleventh.
+# looked at for the eleventh. _1.._4: written blind by four more, measured once after the eleventh; then
+# looked at for the twelfth. _5.._8: written blind by four more, measured once after the twelfth.
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
         "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij"),
         "blind_klmn": _pair("klmn"), "blind_opqr": _pair("opqr"),
         "blind_stuv": _pair("stuv"), "blind_wxyz": _pair("wxyz"),
-        "blind_1234": _pair("1234")}
+        "blind_1234": _pair("1234"), "blind_5678": _pair("5678")}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."

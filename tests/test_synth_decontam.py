@@ -429,7 +429,7 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
         assert f"[{', '.join(stages)}]" in r.stdout and "Loading weights" not in r.stderr
 
 
-BLIND = "cdefghijklmnopqrstuvwxyz1234"  # sets written by writers who never saw this code (benchmarks/decontam_quality.py)
+BLIND = "cdefghijklmnopqrstuvwxyz12345678"  # sets written by writers who never saw this code (benchmarks/decontam_quality.py)
 
 
 def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
@@ -440,17 +440,17 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
         assert {p["benchmark"] for p in para} <= {"math500", "aime24", "aime25"}
         assert {p["kind"] for p in innocent} == {"near-topic", "boilerplate", "ordinary"}
     ids = [p["benchmark_id"] for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl") if p["level"] == "light"]
-    assert len(ids) == len(set(ids)) == 308  # each set on benchmark problems no other set used
+    assert len(ids) == len(set(ids)) == 352  # each set on benchmark problems no other set used
     known = {pid for _, pid, _ in benchmark_items(str(data_dir), ("aime24", "aime25", "math500"))}
     assert set(ids) <= known
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on the 28
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 28 sets:
-    light 304/308, moderate 241/308, heavy 159/308, false positives on stock-phrasing innocents
-    11/945, on near-topic innocents 136/735; on _1 to _4 alone, measured once on rules built
-    without them: 42/44, 34/44, 21/44, 2/136, 21/104), so a regression fails; the moderate goal
+    """The product's default (exact + similarity + embedding with the packaged model) on the 32
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 32 sets:
+    light 349/352, moderate 287/352, heavy 196/352, false positives on stock-phrasing innocents
+    15/1081, on near-topic innocents 165/839; on _5 to _8 alone, measured once on rules built
+    without them: 44/44, 34/44, 25/44, 4/136, 27/104), so a regression fails; the moderate goal
     (90%) is not met here."""
     model = _embedding_model()
     idx = build_index(benchmark_items(str(data_dir)), embed_model=model)
@@ -460,6 +460,6 @@ def test_blind_sets_with_the_default_stages(data_dir):
     kinds = {p["id"]: p["kind"] for p in innocent}
     stock = [i for i in fp if kinds[i] != "near-topic"]
     n_stock = sum(k != "near-topic" for k in kinds.values())
-    assert recall["light"] >= 0.95 and recall["moderate"] >= 0.75 and recall["heavy"] >= 0.48, recall
+    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.79 and recall["heavy"] >= 0.53, recall
     assert len(stock) / n_stock <= 0.02, stock
     assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.21, fp
