@@ -131,6 +131,10 @@ def test_math_is_normalised_alike():
     # digit groups are one number, however many ("6,000,000"; it was read as 6000 and 000); a list stays a list
     assert sim_tokens("$6,000,000$ and $1{,}000$") == ["6000000", "and", "1000"]
     assert sim_tokens("(1,2,3), then 12,345, 678") == ["1", "2", "3", "then", "12345", "678"]
+    # a fraction in words is the fraction; an ordinal after a number word in a compound is not
+    assert sim_tokens("one-fifth and two thirds") == sim_tokens("$\\frac15$ and $\\frac{2}{3}$") == ["1", "/", "5", "and", "2", "/", "3"]
+    assert sim_tokens("three quarters") == ["3", "/", "4"] and sim_tokens("two seventh-graders") == ["2", "7", "-", "graders"]
+    assert sim_tokens("one second later") == ["1", "2", "later"]
     for frac in ("\\tfrac", "\\dfrac", "\\cfrac"):  # every fraction spelling is a fraction (\\tfrac was not)
         assert numbers_of(f"${frac}{{25}}{{216}}$") == numbers_of("25/216") == frozenset({"25", "216", "25/216"})
 
@@ -330,6 +334,34 @@ def test_the_clearly_nearest_problem_with_all_its_numbers_written_is_a_copy(data
     assert idx.find(row) is None
 
 
+def test_a_sign_word_holds_a_benchmark_zero():
+    """Thirteenth round: "x is positive" keeps the datum 0 of "x > 0"; a row without a sign word does not.
+    Cases written for this test."""
+    from reasonflux.synth.decontam import Similarity
+
+    sim = Similarity([("t", "sq", "How many odd integers greater than $0$ and less than $50$ are perfect squares?"),
+                      ("t", "other", "How many positive divisors does $360$ have?")])
+    i = sim.index_of(("t", "sq"))
+    assert sim.keeps_data("Count the positive odd integers below 50 that are perfect squares.", i)
+    assert not sim.keeps_data("Count the odd integers below 50 that are perfect squares.", i)
+
+
+def test_a_benchmark_problem_without_numbers_needs_a_higher_cosine(data_dir, monkeypatch):
+    """Thirteenth round: when the clearly nearest benchmark problem writes no number (its data is in a
+    figure), the row's numbers cannot be checked, and CLEAR_COS_BARE stands in. A row written for this test."""
+    from reasonflux.synth import decontam
+
+    bench = [("t", "fig", "In the diagram, $ABCD$ is a square and $E$ is the midpoint of side $CD$. [asy] draw((0,0)--(4,0)--(4,4)--(0,4)--cycle); [/asy] "
+                          "What fraction of the area of the square is the area of triangle $ABE$?"),
+             ("t", "far", "How many positive divisors does $360$ have?")]
+    idx = build_index(bench, embed_model=_embedding_model())
+    row = "Square ABCD has side 4 and E is the midpoint of side CD. What fraction of the square's area does triangle ABE cover?"
+    m = idx.find(row)
+    assert m is not None and m[:3] == ("embedding", "t", "fig") and m[3] >= decontam.CLEAR_COS_BARE, m
+    monkeypatch.setattr(decontam, "CLEAR_COS_BARE", 2.0)
+    assert idx.find(row) is None
+
+
 def test_a_copied_clause_with_other_numbers_is_not_a_copy(index):
     """The exact stage with fewer than half of a problem's n-grams shared also needs numbers that do not
     contradict: a row that copies AIME 2024 I-2's opening clause ("There exist real numbers x and y,
@@ -448,8 +480,8 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
 def test_blind_sets_with_the_default_stages(data_dir):
     """The product's default (exact + similarity + embedding with the packaged model) on the 32
     blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 32 sets:
-    light 349/352, moderate 287/352, heavy 196/352, false positives on stock-phrasing innocents
-    15/1081, on near-topic innocents 165/839; on _5 to _8 alone, measured once on rules built
+    light 349/352, moderate 294/352, heavy 197/352, false positives on stock-phrasing innocents
+    15/1081, on near-topic innocents 169/839 with the thirteenth-round rules; on _5 to _8 alone, measured once on rules built
     without them: 44/44, 34/44, 25/44, 4/136, 27/104), so a regression fails; the moderate goal
     (90%) is not met here."""
     model = _embedding_model()

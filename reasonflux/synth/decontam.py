@@ -134,6 +134,13 @@ AGREE_COS = 0.4  # cosine needed with them
 CLEAR_COS = 0.65  # cosine needed with the nearest benchmark problem
 CLEAR_MARGIN = 0.1  # by which it must be nearer than the second nearest
 CLEAR_SHARE = 0.5  # share of the row's distinct numbers that must be the benchmark problem's
+# Thirteenth round: a benchmark problem that writes no number (its data in an [asy] figure) cannot be
+# checked against the row's numbers: the clear-nearest rule then needs a higher cosine; a fraction in
+# words reads as the fraction ("two-thirds" -> 2/3); a sign word ("positive") holds a benchmark datum 0
+# ("x > 0"). Chosen on the original to _8 sets (moderate 312 -> 319 of 377, heavy 215 -> 216,
+# stock-phrasing false positives unchanged, near-topic 165 -> 169 of 839); to be measured once on
+# _9, _a, _10 and _11, written blind and not yet read.
+CLEAR_COS_BARE = 0.75  # cosine needed when the benchmark problem writes no number
 EMBED_CHUNK = 1024  # training rows encoded per batch
 
 
@@ -174,6 +181,31 @@ _NUM_WORD.update({"hundred": (100, "hundred"), "hundredth": (100, "hundred"), "t
 # two units in a row ("one, two, three") are separate numbers
 _FOLLOWS = {"unit": {"hundred", "scale"}, "teen": {"hundred", "scale"}, "tens": {"unit", "hundred", "scale"},
             "hundred": {"unit", "teen", "tens", "scale"}, "scale": {"unit", "teen", "tens"}}
+
+
+_DENOMINATOR = {w: v for w, v in list(_ORD_UNITS.items()) + list(_ORD_TEENS.items()) if v >= 3}
+_DENOMINATOR.update({w + "s": v for w, v in list(_DENOMINATOR.items())})
+_DENOMINATOR.update({"quarter": 4, "quarters": 4, "half": 2, "halves": 2, "hundredth": 100, "hundredths": 100,
+                     "thousandth": 1000, "thousandths": 1000})
+_NUMERATOR = {w: v for w, v in list(_NUM_WORD.items()) if w in _UNITS[1:] or w in _TEENS}
+
+
+def _fraction_words(ws: list[str]) -> list[str]:
+    """A fraction in words as the fraction: "one-fifth", "two thirds", "three quarters" -> "2 / 3" ... (a
+    number word, then a denominator word; "one second" and "the first two" are not fractions)."""
+    out: list[str] = []
+    i = 0
+    while i < len(ws):
+        w = ws[i]
+        if w in _NUMERATOR and (not out or out[-1] != "-"):
+            j = i + 2 if i + 2 < len(ws) and ws[i + 1] == "-" else i + 1
+            if j < len(ws) and ws[j] in _DENOMINATOR and (j + 1 == len(ws) or ws[j + 1] != "-"):  # "seventh-graders"
+                out += [str(_NUMERATOR[w][0]), "/", str(_DENOMINATOR[ws[j]])]
+                i = j + 1
+                continue
+        out.append(w)
+        i += 1
+    return out
 
 
 def _number_words(ws: list[str]) -> list[str]:
@@ -240,6 +272,7 @@ _SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
 _CMD = re.compile(r"\\([a-zA-Z]+)")
 _WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?|[+\-*/^=<>|!]")
 _THOUSANDS = re.compile(r"(?<![\d.])(?<!\d,)\d{1,3}(?:,\d{3})+(?!\d|,\d)")  # digit groups: "6,000,000"
+_SIGN_WORDS = frozenset({"positive", "negative", "nonnegative", "nonpositive", "nonzero"})
 _ASY = re.compile(r"\[asy\].*?\[/asy\]", re.S)
 _WORD_OPS = [(re.compile(p), op) for p, op in (
     (r"\b(?:raised )?to the power(?: of)?\b|\braised to the\b", " ^ "), (r"\bsquared\b", " ^ 2 "), (r"\bcubed\b", " ^ 3 "),
@@ -278,7 +311,7 @@ def _sim_tokens(text: str) -> tuple[str, ...]:
         t = pattern.sub(op, t)
     t = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), t)  # 6,000,000 is one number
     out = []
-    for w in _number_words(_WORD.findall(t)):
+    for w in _number_words(_fraction_words(_WORD.findall(t))):
         out.extend(w.split("/") if "/" in w and len(w) > 1 else [w])
     return tuple(out)
 
@@ -336,7 +369,6 @@ class Similarity:
         self.positions = [_number_positions(t) for t in toks]  # where each number stands (changes_data)
         self.texts = [text for _, _, text in items]
         self.numbers = [numbers_of(text) for text in self.texts]
-        self.counts = [number_counts(t) for t in toks]
         self.pairs = [formula_pairs(text) for text in self.texts]
         feats = [self._features(t) for t in toks]
         df: Counter = Counter()
@@ -406,7 +438,11 @@ class Similarity:
         "two hours"); a problem written on the same template with other data ("a regular 12-gon, 6
         segments" for "a regular 24-gon, 12 segments"; "> 1" for "> 0") is another problem."""
         b = self.data[i]
-        return not b or (len(b & self.data_numbers(sim_tokens(text), formulas=False)) >= DATA_RECALL * len(b)
+        t = sim_tokens(text)
+        mine = self.data_numbers(t, formulas=False)
+        if "0" in b and _SIGN_WORDS.intersection(t):  # "x > 0" reworded as "x is positive"
+            mine = mine | {"0"}
+        return not b or (len(b & mine) >= DATA_RECALL * len(b)
                          and not self.changes_data(text, i))
 
     def changes_data(self, text: str, i: int) -> bool:
@@ -603,12 +639,7 @@ def numbers_of(text: str) -> frozenset[str]:
 def number_counts(t: Sequence[str]) -> Counter:
     """How often each number is written in a token list (see :func:`sim_tokens`): ``x^4 + 4y^2 + 4z^4``
     with ``xyz = 2`` writes 4 four times and 2 twice."""
-    c: Counter = Counter()
-    for w in t:
-        v = _num_value(w) if _is_number(w) else None
-        if v is not None:
-            c[_fraction_str(v)] += 1
-    return c
+    return Counter({k: len(ps) for k, ps in _number_positions(t).items()})
 
 
 def writes_all_numbers(row: Counter, bench: Counter) -> bool:
@@ -713,8 +744,9 @@ class Embedding:
             j = sim.index_of(self.keys[i])
             if not sim.keeps_data(text, j):
                 continue
-            if (rank == 0 and cos >= CLEAR_COS and (len(near) < 2 or cos - near[1][1] >= CLEAR_MARGIN)
-                    and writes_all_numbers(number_counts(sim_tokens(text)), sim.counts[j])):
+            bench = Counter({k: len(ps) for k, ps in sim.positions[j].items()})  # number_counts of its tokens
+            if rank == 0 and cos >= CLEAR_COS and (len(near) < 2 or cos - near[1][1] >= CLEAR_MARGIN) and (
+                    writes_all_numbers(number_counts(sim_tokens(text)), bench) if bench else cos >= CLEAR_COS_BARE):
                 return i, cos
             s = sim.score_against(text, self.keys[i])
             if cos >= self.threshold and s >= self.sim_floor:
