@@ -5,7 +5,7 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Eleven groups of sets, reported separately (each later group on benchmark problems no earlier one used):
+Twelve groups of sets, reported separately (each later group on benchmark problems no earlier one used):
 - "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
   thresholds were tuned looking at the tune half only);
 - "fresh_b" (the ``_b`` files: written before the second round and never looked at while choosing
@@ -30,9 +30,11 @@ Eleven groups of sets, reported separately (each later group on benchmark proble
 - "blind_1234" (``_1`` to ``_4``: written the same way by four more writers while the eleventh round
   was built, and measured once after it; then looked at for the twelfth);
 - "blind_5678" (``_5`` to ``_8``: written the same way by four more writers while the twelfth round
-  was built, and measured once after it: the honest figures).
+  was built, and measured once after it; then looked at for the thirteenth);
+- "blind_9a1011" (``_9``, ``_a``, ``_10``, ``_11``: written the same way by four more writers while the
+  thirteenth round was built, and measured once after it: the honest figures).
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
-of the ``_c`` to ``_z`` and ``_1`` to ``_8`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+of the ``_c`` to ``_z``, ``_1`` to ``_11`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
 named benchmark problem with other data or another question; some keep most of its wording), and
 false positives are also reported per class. Needs the
@@ -65,7 +67,9 @@ PARAPHRASES_B = REPO / "tests" / "data" / "decontam_paraphrases_b.jsonl"
 INNOCENT_B = REPO / "tests" / "data" / "decontam_innocent_b.jsonl"
 
 
-def _pair(letters: str) -> tuple[list[Path], list[Path]]:
+def _pair(letters) -> tuple[list[Path], list[Path]]:
+    """The paraphrase and innocent files of the sets named by ``letters`` (a string of one-character
+    suffixes, or a list of suffixes such as ["9", "a", "10", "11"])."""
     return ([REPO / "tests" / "data" / f"decontam_paraphrases_{x}.jsonl" for x in letters],
             [REPO / "tests" / "data" / f"decontam_innocent_{x}.jsonl" for x in letters])
 
@@ -81,12 +85,15 @@ def _pair(letters: str) -> tuple[list[Path], list[Path]]:
 # then looked at for the ninth. _s.._v: written blind by four more, measured once after the ninth; then
 # looked at for the tenth. _w.._z: written blind by four more, measured once after the tenth; then
 # looked at for the eleventh. _1.._4: written blind by four more, measured once after the eleventh; then
-# looked at for the twelfth. _5.._8: written blind by four more, measured once after the twelfth.
+# looked at for the twelfth. _5.._8: written blind by four more, measured once after the twelfth; then
+# looked at for the thirteenth. _9, _a, _10, _11: written blind by four more, measured once after the
+# thirteenth.
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
         "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij"),
         "blind_klmn": _pair("klmn"), "blind_opqr": _pair("opqr"),
         "blind_stuv": _pair("stuv"), "blind_wxyz": _pair("wxyz"),
-        "blind_1234": _pair("1234"), "blind_5678": _pair("5678")}
+        "blind_1234": _pair("1234"), "blind_5678": _pair("5678"),
+        "blind_9a1011": _pair(["9", "a", "10", "11"])}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."
