@@ -35,8 +35,11 @@ its zip), in two stages:
    on the same topic.
 
 In every stage a match must keep the benchmark problem's data (:meth:`Similarity.keeps_data`): at
-least ``DATA_RECALL`` of its data numbers, and no datum replaced by another number between the same
-words (:meth:`Similarity.changes_data`: "a regular 12-gon" for "a regular 24-gon" is another problem).
+least ``DATA_RECALL`` of its data numbers (a number may be written in words that are not number
+words: "positive" holds 0, "the square of b" 2; :func:`held_numbers`), and no datum replaced by
+another number between the same words (:meth:`Similarity.changes_data`: "a regular 12-gon" for "a
+regular 24-gon" is another problem). Repeating decimals read as their fractions ("0.\\overline{7}",
+"0.777...": 7/9).
 
 Each match names the benchmark problem (by id, never by GPQA text), the stage and the score.
 
@@ -273,7 +276,52 @@ _CMD = re.compile(r"\\([a-zA-Z]+)")
 _WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?|[+\-*/^=<>|!]")
 _THOUSANDS = re.compile(r"(?<![\d.])(?<!\d,)\d{1,3}(?:,\d{3})+(?!\d|,\d)")  # digit groups: "6,000,000"
 _SIGN_WORDS = frozenset({"positive", "negative", "nonnegative", "nonpositive", "nonzero"})
+# words that write a number without a digit: "x > 0" as "x is positive", "b^2" as "the square of b",
+# "a^2 + b^2" as "the sum of their squares", "x^3" as "the cube of x"
+_POWER_WORDS = frozenset({"square", "squares", "cube", "cubes"})
+_HELD_WORDS = {"0": _SIGN_WORDS, "2": frozenset({"square", "squares", "twice", "double", "doubled", "doubles"}),
+               "3": frozenset({"cube", "cubes", "thrice", "triple", "tripled", "triples"}), "6": frozenset({"die", "dice"})}
+
+
+def _writes_power(t: Sequence[str], k: int) -> bool:
+    """Whether the word at ``k`` writes a number: a sign word always; "square" and "cube" only as a
+    power ("the square of b", "the sum of their squares", "its cube", "square that integer"), not as
+    a shape ("square ABCD", "a cube with edge 4", "square meters") or a root."""
+    w, nxt, prev = t[k], t[k + 1] if k + 1 < len(t) else "", t[k - 1] if k else ""
+    if w not in _POWER_WORDS:
+        return True
+    return nxt in _POWER_NEXT or prev in ("its", "their", "his", "her")
+
+
+_POWER_NEXT = frozenset({"of", "it", "that", "this", "each", "both", "them", "every", "all", "the"})  # "square it"
+
+
+def held_numbers(t: Sequence[str], bench: Counter | Iterable[str]) -> Counter:
+    """How often a token list writes each of ``bench``'s numbers 0, 2 and 3 in words that are not
+    number words (:data:`_HELD_WORDS`, :func:`_writes_power`). Only a benchmark problem's own numbers
+    are held: a row about "square ABCD" does not gain a 2 that the problem lacks. A plural ("the sum
+    of their squares" for "a^2 + b^2 + c^2") writes the number as often as the problem does
+    (``bench`` a Counter of its writings; a set counts each once)."""
+    out: Counter = Counter()
+    for n, words in _HELD_WORDS.items():
+        if n in bench:
+            ks = [k for k, w in enumerate(t) if w in words and _writes_power(t, k)]
+            if ks:
+                plural = any(t[k] in _POWER_WORDS and t[k].endswith("s") for k in ks)
+                out[n] = max(len(ks), bench[n] if plural and isinstance(bench, Counter) else 0)
+    return out
+
+
 _ASY = re.compile(r"\[asy\].*?\[/asy\]", re.S)
+_REPEATING = re.compile(r"(\d*)\.(\d*)\\overline\s*\{(\d+)\}"  # 0.1\overline{6}
+                        r"|(\d*)\.(\d*?)(\d+?)\6+\s*(?:\\[lc]?dots\b|\.\.\.|\u2026)")  # 0.1666\ldots, 0.777...
+
+
+def _repeating(m: re.Match) -> str:
+    """A repeating decimal as the fraction it is: "0.\\overline{7}" and "0.777\\ldots" both 7/9."""
+    whole, head, block = (m.group(1), m.group(2), m.group(3)) if m.group(3) else (m.group(4), m.group(5), m.group(6))
+    v = Fraction(int(head + block) - int(head or 0), 10 ** len(head) * (10 ** len(block) - 1)) + int(whole or 0)
+    return f" ( {v.numerator} ) / ( {v.denominator} ) "
 _WORD_OPS = [(re.compile(p), op) for p, op in (
     (r"\b(?:raised )?to the power(?: of)?\b|\braised to the\b", " ^ "), (r"\bsquared\b", " ^ 2 "), (r"\bcubed\b", " ^ 3 "),
     (r"\bis equal to\b|\bequals\b", " = "), (r"\bdivided by\b", " / "), (r"\bmultiplied by\b", " * "),
@@ -298,11 +346,12 @@ def _sim_tokens(text: str) -> tuple[str, ...]:
     t = t.replace("\\$", " dollars ").replace("$", " ").replace("\\\\", " ").replace("°", " degrees ")
     t = t.replace("^{\\circ}", " degrees ").replace("^\\circ", " degrees ")
     t = t.replace("{,}", "").replace("\\,", " ").replace("\\!", "").replace("\\;", " ")
+    t = _REPEATING.sub(_repeating, t)
     t = _ENV.sub(lambda m: f" {_ENV_WORD.get(m.group(2), '')} " if m.group(1) == "begin" else " ", t)  # markup, not words
     t = _OVER.sub(lambda m: f" ( {m.group(1)} ) / ( {m.group(2)} ) ", t)  # {a \over b}
     t = t.replace("\\tfrac", "\\frac").replace("\\dfrac", "\\frac").replace("\\cfrac", "\\frac")
-    t = _FRAC_BARE.sub(lambda m: "\\frac{%s}{%s}" % (m.group(1) or m.group(2), m.group(3) or m.group(4)), t)  # \frac32, \frac{a}2
     for _ in range(3):  # nested fractions and roots
+        t = _FRAC_BARE.sub(lambda m: "\\frac{%s}{%s}" % (m.group(1) or m.group(2), m.group(3) or m.group(4)), t)  # \frac32, \frac{a}2
         t = _SQRT.sub(lambda m: f" sqrt ( {m.group(1)} ) ", t)
         t = _FRAC.sub(lambda m: f" ( {m.group(1)} ) / ( {m.group(2)} ) ", t)
     t = _CMD.sub(lambda m: f" {_LATEX_WORD.get(m.group(1), m.group(1))} ", t)
@@ -367,6 +416,7 @@ class Similarity:
         self.data = [self.data_numbers(t) for t in toks]
         self.toks = toks
         self.positions = [_number_positions(t) for t in toks]  # where each number stands (changes_data)
+        self._grams: dict[int, set[tuple[str, ...]]] = {}  # word 4-grams of a benchmark problem, when first needed
         self.texts = [text for _, _, text in items]
         self.numbers = [numbers_of(text) for text in self.texts]
         self.pairs = [formula_pairs(text) for text in self.texts]
@@ -397,25 +447,36 @@ class Similarity:
         grams = (r[i : i + SKEL_N] for r in skeleton(t) for i in range(len(r) - SKEL_N + 1))
         return {"$" + " ".join(g) for g in grams if any(_is_number(w) and w not in self.common_numbers for w in g)}
 
-    def _strip_boiler(self, t: list[str], words_only: bool = False) -> list[str]:
+    def _strip_boiler(self, t: list[str], words_only: bool = False, shared_with: int | None = None) -> list[str]:
+        """``t`` less its boilerplate phrases (word 4-grams found in two or more benchmark problems).
+        ``words_only``: only phrases with a word in them. ``shared_with``: a number is dropped only by
+        a phrase that benchmark problem also writes (the 0 of "r > 0" that both share is not data;
+        the 1 of "the area of one of the pieces" is, when the problem writes "of one of these")."""
         if len(t) < BOILER_N or not self.boiler:
             return t
+        theirs = None
+        if shared_with is not None:
+            theirs = self._grams.get(shared_with)
+            if theirs is None:
+                theirs = self._grams[shared_with] = set(ngrams(list(self.toks[shared_with]), BOILER_N))
         drop = [False] * len(t)
         for i in range(len(t) - BOILER_N + 1):
             g = tuple(t[i : i + BOILER_N])
             if g in self.boiler and (not words_only or any(len(w) > 1 and w.isalpha() and w not in _SKEL_WORDS for w in g)):
                 for j in range(i, i + BOILER_N):
-                    drop[j] = True
+                    if theirs is None or g in theirs or not _is_number(t[j]):
+                        drop[j] = True
         return [w for w, d in zip(t, drop) if not d]
 
-    def data_numbers(self, t: list[str], formulas: bool = True) -> frozenset[str]:
+    def data_numbers(self, t: list[str], formulas: bool = True, shared_with: int | None = None) -> frozenset[str]:
         """A problem's data: its numbers (:func:`data_of`) outside benchmark boilerplate (the 0 and 2 of
         "where r > 0 and 0 <= theta < 2 pi" are not data). ``formulas=False``: a boilerplate phrase
         of symbols alone ("c = - 5", "sqrt 2 / 2", found in two benchmark problems by chance) keeps
-        its numbers; a row's data is read so, since a rewording moves formulas next to other words."""
+        its numbers; a row's data is read so, since a rewording moves formulas next to other words
+        (and, with ``shared_with``, against that benchmark problem: see :meth:`_strip_boiler`)."""
         if formulas:
             return data_of(self._strip_boiler(t))
-        return data_of(self._strip_boiler(t, words_only=True))
+        return data_of(self._strip_boiler(t, words_only=True, shared_with=shared_with))
 
     def number_weight(self, nums: Iterable[str]) -> float:
         """How distinctive a set of numbers is: the sum of their idf over the benchmark problems above
@@ -439,9 +500,8 @@ class Similarity:
         segments" for "a regular 24-gon, 12 segments"; "> 1" for "> 0") is another problem."""
         b = self.data[i]
         t = sim_tokens(text)
-        mine = self.data_numbers(t, formulas=False)
-        if "0" in b and _SIGN_WORDS.intersection(t):  # "x > 0" reworded as "x is positive"
-            mine = mine | {"0"}
+        mine = self.data_numbers(t, formulas=False, shared_with=i)
+        mine = mine | set(held_numbers(t, b))  # "x > 0" reworded as "x is positive"
         return not b or (len(b & mine) >= DATA_RECALL * len(b)
                          and not self.changes_data(text, i))
 
@@ -456,7 +516,7 @@ class Similarity:
         adds one beside it, does not change it."""
         t = sim_tokens(text)
         mine = _number_positions(t)
-        missing = self.data[i] - self.data_numbers(t) - set(mine)
+        missing = self.data[i] - self.data_numbers(t) - data_of(t)  # not the 2 of "1, 2, 3, ..., 100"
         if not missing:
             return False
         bench, theirs = self.toks[i], self.positions[i]
@@ -735,8 +795,11 @@ class Embedding:
         numbers agree on ``AGREE_SHARED`` or more numbers weighing ``RARE_NUMBER_WEIGHT`` together
         (:meth:`Similarity.number_weight`) and the cosine is at least ``AGREE_COS``, or (d) it is the
         nearest, at a cosine of at least ``CLEAR_COS`` and ``CLEAR_MARGIN`` above the second nearest,
-        and the row writes all its numbers (:func:`writes_all_numbers`)."""
-        nums = numbers_of(text)
+        and the row writes all its numbers (:func:`writes_all_numbers`). In (b), (c) and (d) a number the
+        row writes in words that are not number words ("the sum of their squares", "twice", "a die":
+        :func:`held_numbers`) counts as written when the benchmark problem has it."""
+        toks = sim_tokens(text)
+        nums, counts = numbers_of(text), number_counts(toks)
         near = self.neighbours(text, vec, EMBED_NEIGHBOURS)
         for rank, (i, cos) in enumerate(near):
             if cos < min(self.threshold, NUM_COS_MANY, AGREE_COS):
@@ -745,13 +808,14 @@ class Embedding:
             if not sim.keeps_data(text, j):
                 continue
             bench = Counter({k: len(ps) for k, ps in sim.positions[j].items()})  # number_counts of its tokens
+            held = held_numbers(toks, bench)
             if rank == 0 and cos >= CLEAR_COS and (len(near) < 2 or cos - near[1][1] >= CLEAR_MARGIN) and (
-                    writes_all_numbers(number_counts(sim_tokens(text)), bench) if bench else cos >= CLEAR_COS_BARE):
+                    writes_all_numbers(counts + held, bench) if bench else cos >= CLEAR_COS_BARE):
                 return i, cos
             s = sim.score_against(text, self.keys[i])
             if cos >= self.threshold and s >= self.sim_floor:
                 return i, cos
-            agree, shared = numbers_agree(nums, sim.numbers[j])
+            agree, shared = numbers_agree(nums | set(held), sim.numbers[j])
             if not agree:
                 continue
             weight = sim.number_weight(nums & sim.numbers[j])
