@@ -146,6 +146,14 @@ def test_math_is_normalised_alike():
     assert numbers_of("$0.1\\overline{6}$") == numbers_of("0.1666\\dots") == frozenset({"1/6", "1", "6"})
     assert numbers_of("$2.\\overline{18}$") == numbers_of("24/11")
     assert sim_tokens("2.5 and 0.125, then 3.3 and 1, 2, 3, \\ldots, 10") == ["2.5", "and", "0.125", "then", "3.3", "and", "1", "2", "3", "10"]
+    # fifteenth round: TeX sets "\\log_264" as log base 2 of 64; a denominator may be a compound ordinal
+    assert sim_tokens("$\\log_327$") == sim_tokens("$\\log_3 27$") == sim_tokens("$\\log_{3} 27$") == ["log", "3", "27"]
+    assert sim_tokens("five forty-thirds, one twenty-first and seven thirtieths") == \
+        ["5", "/", "43", "1", "/", "21", "and", "7", "/", "30"]
+    assert sim_tokens("forty-three pupils in the twenty-first row") == ["43", "pupils", "in", "the", "21", "row"]
+    # an elided list is its two ends whatever its step, with commas or plus signs between its terms
+    assert numbers_of("$3, 6, 9, \\ldots, 300$") == numbers_of("$3+6+9+\\cdots+300$") == frozenset({"3", "300"})
+    assert numbers_of("$2+4+6+8$") == frozenset({"2", "4", "6", "8"})  # nothing elided: every term is written
 
 
 def test_data_clean_reports_input_line_numbers_and_scores(tmp_path, data_dir):
@@ -358,8 +366,9 @@ def test_a_sign_word_holds_a_benchmark_zero():
 def test_words_hold_a_benchmark_problem_s_numbers():
     """Fourteenth round: words that write a number without a digit hold it, but only a number the
     benchmark problem has: a power in words ("the square of b", "the sum of their squares", "its
-    cube", "square that"), a multiplier ("twice", "tripled"), a die's 6, a sign word's 0. A shape or a
-    root is not a power. Cases written for this test."""
+    cube", "square that"), a multiplier ("twice", "tripled"), a die's 6, a sign word's 0, and (fifteenth
+    round) a reciprocal's 1 and a right angle's 90. A shape or a root is not a power. Cases written
+    for this test."""
     from collections import Counter
 
     from reasonflux.synth.decontam import held_numbers
@@ -374,6 +383,9 @@ def test_words_hold_a_benchmark_problem_s_numbers():
     assert held("twice the width, then tripled", {"2", "3"}) == {"2": 1, "3": 1}
     assert held("two fair dice are rolled", {"6"}) == {"6": 1} and held("two fair dice are rolled", {"8"}) == {}
     assert held("x is positive", {"0"}) == {"0": 1}
+    assert held("twice its reciprocal", {"1", "2"}) == {"1": 1, "2": 1}
+    assert held("the sum of the reciprocals of the roots", Counter({"1": 4})) == {"1": 4}
+    assert held("the lines meet at a right angle", {"90"}) == {"90": 1} and held("turn right at the corner", {"90"}) == {}
     # shapes, roots and units are not powers; a number the problem lacks is never held
     assert held("square ABCD and a cube with edge 5 cover 30 square meters", {"2", "3"}) == {}
     assert held("the square root of 50", {"2"}) == {}

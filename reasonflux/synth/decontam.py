@@ -190,6 +190,8 @@ _DENOMINATOR = {w: v for w, v in list(_ORD_UNITS.items()) + list(_ORD_TEENS.item
 _DENOMINATOR.update({w + "s": v for w, v in list(_DENOMINATOR.items())})
 _DENOMINATOR.update({"quarter": 4, "quarters": 4, "half": 2, "halves": 2, "hundredth": 100, "hundredths": 100,
                      "thousandth": 1000, "thousandths": 1000})
+_DENOMINATOR.update({w: v for w, v in _ORD_TENS.items()} | {w + "s": v for w, v in _ORD_TENS.items()})  # "twentieths"
+_ORD_UNIT_PLURAL = {w: v for w, v in _ORD_UNITS.items()} | {w + "s": v for w, v in _ORD_UNITS.items()}
 _NUMERATOR = {w: v for w, v in list(_NUM_WORD.items()) if w in _UNITS[1:] or w in _TEENS}
 
 
@@ -205,6 +207,12 @@ def _fraction_words(ws: list[str]) -> list[str]:
             if j < len(ws) and ws[j] in _DENOMINATOR and (j + 1 == len(ws) or ws[j + 1] != "-"):  # "seventh-graders"
                 out += [str(_NUMERATOR[w][0]), "/", str(_DENOMINATOR[ws[j]])]
                 i = j + 1
+                continue
+            # "eight thirty-sevenths", "one twenty-fifth": a tens word and an ordinal unit make the denominator
+            if (j + 2 < len(ws) and ws[j] in _TENS and ws[j + 1] == "-" and ws[j + 2] in _ORD_UNIT_PLURAL
+                    and (j + 3 == len(ws) or ws[j + 3] != "-")):
+                out += [str(_NUMERATOR[w][0]), "/", str(_TENS[ws[j]] + _ORD_UNIT_PLURAL[ws[j + 2]])]
+                i = j + 3
                 continue
         out.append(w)
         i += 1
@@ -280,14 +288,18 @@ _SIGN_WORDS = frozenset({"positive", "negative", "nonnegative", "nonpositive", "
 # "a^2 + b^2" as "the sum of their squares", "x^3" as "the cube of x"
 _POWER_WORDS = frozenset({"square", "squares", "cube", "cubes"})
 _HELD_WORDS = {"0": _SIGN_WORDS, "2": frozenset({"square", "squares", "twice", "double", "doubled", "doubles"}),
-               "3": frozenset({"cube", "cubes", "thrice", "triple", "tripled", "triples"}), "6": frozenset({"die", "dice"})}
+               "3": frozenset({"cube", "cubes", "thrice", "triple", "tripled", "triples"}), "6": frozenset({"die", "dice"}),
+               "1": frozenset({"reciprocal", "reciprocals"}), "90": frozenset({"right"})}
+_PLURAL_HELD = frozenset({"squares", "cubes", "reciprocals"})  # "the sum of their squares": each term's 2
 
 
 def _writes_power(t: Sequence[str], k: int) -> bool:
-    """Whether the word at ``k`` writes a number: a sign word always; "square" and "cube" only as a
+    """Whether the word at ``k`` writes a number: "right" only before "angle"; "square" and "cube" only as a
     power ("the square of b", "the sum of their squares", "its cube", "square that integer"), not as
     a shape ("square ABCD", "a cube with edge 4", "square meters") or a root."""
     w, nxt, prev = t[k], t[k + 1] if k + 1 < len(t) else "", t[k - 1] if k else ""
+    if w == "right":  # "a right angle" is 90 degrees; "to the right" is not
+        return nxt in ("angle", "angles")
     if w not in _POWER_WORDS:
         return True
     return nxt in _POWER_NEXT or prev in ("its", "their", "his", "her")
@@ -307,12 +319,13 @@ def held_numbers(t: Sequence[str], bench: Counter | Iterable[str]) -> Counter:
         if n in bench:
             ks = [k for k, w in enumerate(t) if w in words and _writes_power(t, k)]
             if ks:
-                plural = any(t[k] in _POWER_WORDS and t[k].endswith("s") for k in ks)
+                plural = any(t[k] in _PLURAL_HELD for k in ks)
                 out[n] = max(len(ks), bench[n] if plural and isinstance(bench, Counter) else 0)
     return out
 
 
 _ASY = re.compile(r"\[asy\].*?\[/asy\]", re.S)
+_LOG_BASE = re.compile(r"\\log_(\d)(\d+)")
 _REPEATING = re.compile(r"(\d*)\.(\d*)\\overline\s*\{(\d+)\}"  # 0.1\overline{6}
                         r"|(\d*)\.(\d*?)(\d+?)\6+\s*(?:\\[lc]?dots\b|\.\.\.|\u2026)")  # 0.1666\ldots, 0.777...
 
@@ -347,6 +360,7 @@ def _sim_tokens(text: str) -> tuple[str, ...]:
     t = t.replace("^{\\circ}", " degrees ").replace("^\\circ", " degrees ")
     t = t.replace("{,}", "").replace("\\,", " ").replace("\\!", "").replace("\\;", " ")
     t = _REPEATING.sub(_repeating, t)
+    t = _LOG_BASE.sub(r"\\log_{\1} \2", t)  # "\log_264" is log base 2 of 64, as TeX sets it
     t = _ENV.sub(lambda m: f" {_ENV_WORD.get(m.group(2), '')} " if m.group(1) == "begin" else " ", t)  # markup, not words
     t = _OVER.sub(lambda m: f" ( {m.group(1)} ) / ( {m.group(2)} ) ", t)  # {a \over b}
     t = t.replace("\\tfrac", "\\frac").replace("\\dfrac", "\\frac").replace("\\cfrac", "\\frac")
@@ -664,7 +678,8 @@ def data_of(t: list[str]) -> frozenset[str]:
             while e < len(run) and run[e] > run[e - 1]:
                 e += 1
             seg = run[k:e]
-            if len(seg) >= 4 and seg[1] - seg[0] == 1 == seg[2] - seg[1] and any(b - a > 1 for a, b in zip(seg, seg[1:])):
+            step = seg[1] - seg[0] if len(seg) >= 4 else 0
+            if step > 0 and seg[2] - seg[1] == step and any(b - a > step for a, b in zip(seg, seg[1:])):
                 out.update((_fraction_str(seg[0]), _fraction_str(seg[-1])))
             else:
                 out.update(_fraction_str(v) for v in seg)
@@ -683,7 +698,8 @@ def data_of(t: list[str]) -> frozenset[str]:
                 i += 3
                 continue
         if v is None:
-            flush()
+            if not (w == "+" and run and i + 1 < len(t) and (_is_number(t[i + 1]) or t[i + 1] == "+")):  # "1+3+5+...+99": a list
+                flush()
         else:
             run.append(v)
         i += 1
