@@ -552,7 +552,7 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
         assert f"[{', '.join(stages)}]" in r.stdout and "Loading weights" not in r.stderr
 
 
-BLIND = [*"cdefghijklmnopqrstuvwxyz123456789a", "10", "11", "12", "13", "14", "15"]  # sets written by writers who never saw this code (benchmarks/decontam_quality.py)
+BLIND = [*"cdefghijklmnopqrstuvwxyz123456789a", *map(str, range(10, 20))]  # sets written by writers who never saw this code (benchmarks/decontam_quality.py)
 
 
 def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
@@ -563,18 +563,18 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
         assert {p["benchmark"] for p in para} <= {"math500", "aime24", "aime25"}
         assert {p["kind"] for p in innocent} == {"near-topic", "boilerplate", "ordinary"}
     ids = [p["benchmark_id"] for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl") if p["level"] == "light"]
-    assert len(ids) == len(set(ids)) == 440  # each set on benchmark problems no other set used
+    assert len(ids) == len(set(ids)) == 484  # each set on benchmark problems no other set used
     known = {pid for _, pid, _ in benchmark_items(str(data_dir), ("aime24", "aime25", "math500"))}
     assert set(ids) <= known
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on the 40
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 40 sets:
-    light 434/440, moderate 380/440, heavy 247/440, false positives on stock-phrasing innocents
-    22/1353, on near-topic innocents 216/1047 with the fourteenth-round rules; on _12 to _15 alone,
-    measured once on rules built without them: 41/44, 33/44, 18/44, 4/136, 19/104), so a regression
-    fails; the moderate goal (90%) is not met here."""
+    """The product's default (exact + similarity + embedding with the packaged model) on the 44
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 44 sets:
+    light 480/484, moderate 427/484, heavy 275/484, false positives on stock-phrasing innocents
+    23/1489, on near-topic innocents 249/1151 with the fifteenth-round rules; on _16 to _19 alone,
+    measured once on rules built without them: 44/44, 40/44, 28/44, 1/136, 32/104), so a regression
+    fails; the moderate goal (90%) is not met over all of them."""
     model = _embedding_model()
     idx = build_index(benchmark_items(str(data_dir)), embed_model=model)
     para = [p for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl")]
@@ -583,6 +583,6 @@ def test_blind_sets_with_the_default_stages(data_dir):
     kinds = {p["id"]: p["kind"] for p in innocent}
     stock = [i for i in fp if kinds[i] != "near-topic"]
     n_stock = sum(k != "near-topic" for k in kinds.values())
-    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.84 and recall["heavy"] >= 0.54, recall
+    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.86 and recall["heavy"] >= 0.55, recall
     assert len(stock) / n_stock <= 0.02, stock
-    assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.22, fp
+    assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.23, fp
