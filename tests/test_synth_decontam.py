@@ -386,6 +386,7 @@ def test_words_hold_a_benchmark_problem_s_numbers():
     assert held("twice its reciprocal", {"1", "2"}) == {"1": 1, "2": 1}
     assert held("the sum of the reciprocals of the roots", Counter({"1": 4})) == {"1": 4}
     assert held("the lines meet at a right angle", {"90"}) == {"90": 1} and held("turn right at the corner", {"90"}) == {}
+    assert held("z lies on the unit circle", {"1"}) == {"1": 1} and held("in square units", {"1"}) == {}
     # shapes, roots and units are not powers; a number the problem lacks is never held
     assert held("square ABCD and a cube with edge 5 cover 30 square meters", {"2", "3"}) == {}
     assert held("the square root of 50", {"2"}) == {}
@@ -423,6 +424,29 @@ def test_a_stock_phrase_the_problem_does_not_write_keeps_its_number():
     polar, cut = sim.index_of(("t", "polar")), sim.index_of(("t", "cut"))
     assert not sim.keeps_data(f"Convert the point $(5,-7)$ in rectangular coordinates to polar coordinates. {stock}", polar)
     assert sim.keeps_data("A stick of length 5 breaks at a uniformly random point. Find the expected length of one of the parts.", cut)
+
+
+def test_the_clearly_nearest_problem_need_not_have_the_inside_of_its_list_written(monkeypatch):
+    """Sixteenth round: the clear-nearest rule asks a row to write every number of the benchmark
+    problem except those inside an elided list: "the whole numbers from 1 through 20" writes
+    "1 + 2 + 3 + 4 + ... + 19 + 20". The embedding stage's other number rules are switched off here,
+    so only that rule can match. Rows written for this test."""
+    from reasonflux.synth import decontam
+    from reasonflux.synth.decontam import list_interiors
+
+    monkeypatch.setattr(decontam, "NUM_COS", 2.0)
+    monkeypatch.setattr(decontam, "NUM_COS_MANY", 2.0)
+    monkeypatch.setattr(decontam, "AGREE_SHARED", 99)
+
+    toks = sim_tokens("$1 + 2 + 3 + 4 + \\dots + 19 + 20$ and $5$")
+    assert [toks[p] for p in sorted(list_interiors(toks))] == ["2", "3", "4", "19"]
+    bench = [("t", "sum", "What is the remainder when $1 + 2 + 3 + 4 + \\dots + 19 + 20$ is divided by $7$?"),
+             ("t", "far1", "How many positive divisors does $360$ have?"),
+             ("t", "far2", "A right triangle has legs $5$ and $12$. What is its hypotenuse?")]
+    idx = build_index(bench, embed_model=_embedding_model())
+    m = idx.find("Add up all the whole numbers from 1 through 20. What remainder is left when the total is divided by seven?")
+    assert m is not None and m[:3] == ("embedding", "t", "sum"), m
+    assert idx.find("Add up all the whole numbers from 1 through 20. What remainder is left when the total is divided by eight?") is None
 
 
 def test_a_number_inside_an_elided_list_is_not_written():

@@ -289,7 +289,7 @@ _SIGN_WORDS = frozenset({"positive", "negative", "nonnegative", "nonpositive", "
 _POWER_WORDS = frozenset({"square", "squares", "cube", "cubes"})
 _HELD_WORDS = {"0": _SIGN_WORDS, "2": frozenset({"square", "squares", "twice", "double", "doubled", "doubles"}),
                "3": frozenset({"cube", "cubes", "thrice", "triple", "tripled", "triples"}), "6": frozenset({"die", "dice"}),
-               "1": frozenset({"reciprocal", "reciprocals"}), "90": frozenset({"right"})}
+               "1": frozenset({"reciprocal", "reciprocals", "unit"}), "90": frozenset({"right"})}
 _PLURAL_HELD = frozenset({"squares", "cubes", "reciprocals"})  # "the sum of their squares": each term's 2
 
 
@@ -300,11 +300,14 @@ def _writes_power(t: Sequence[str], k: int) -> bool:
     w, nxt, prev = t[k], t[k + 1] if k + 1 < len(t) else "", t[k - 1] if k else ""
     if w == "right":  # "a right angle" is 90 degrees; "to the right" is not
         return nxt in ("angle", "angles")
+    if w == "unit":  # "the unit circle" has radius 1; "units of area" is not a number
+        return nxt in _UNIT_NEXT
     if w not in _POWER_WORDS:
         return True
     return nxt in _POWER_NEXT or prev in ("its", "their", "his", "her")
 
 
+_UNIT_NEXT = frozenset({"circle", "circles", "sphere", "disk", "disc", "square", "cube", "interval", "vector", "vectors"})
 _POWER_NEXT = frozenset({"of", "it", "that", "this", "each", "both", "them", "every", "all", "the"})  # "square it"
 
 
@@ -662,25 +665,39 @@ def _fraction_str(v: Fraction) -> str:
     return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
 
 
-def data_of(t: list[str]) -> frozenset[str]:
+def data_of(t: Sequence[str]) -> frozenset[str]:
     """The distinct numbers of a token list (see :func:`sim_tokens`), written one way: a decimal is a
     reduced fraction and a quotient of two numbers adds one (``6.5``, ``13/2`` and ``\\frac{13}{2}``
     all hold ``13/2``),
-    and an elided enumeration (``1, 2, 3, \\ldots, 9, 10``: three consecutive integers, then a jump)
-    is its two ends, as "1 to 10" is."""
+    and an elided enumeration (``1, 2, 3, \\ldots, 9, 10``: three terms with one step, then a jump;
+    commas or plus signs between the terms) is its two ends, as "1 to 10" is."""
+    return _read_numbers(tuple(t))[0]
+
+
+def list_interiors(t: Sequence[str]) -> frozenset[int]:
+    """Positions of the numbers inside an elided enumeration of a token list (see :func:`data_of`):
+    the 2, 3, 4 and 9 of ``1 + 2 + 3 + 4 + \\dots + 9 + 10``, which a rewording ("from 1 through 10")
+    does not write."""
+    return _read_numbers(tuple(t))[1]
+
+
+@lru_cache(maxsize=1024)
+def _read_numbers(t: tuple[str, ...]) -> tuple[frozenset[str], frozenset[int]]:
     out: set[str] = set()
-    run: list[Fraction] = []
+    inside: set[int] = set()
+    run: list[tuple[int, Fraction]] = []  # (position, value) of adjacent numbers
 
     def flush() -> None:
         k = 0
         while k < len(run):  # increasing stretches of adjacent numbers ("... from {1,2,3,...,9,10}. $4$ numbers")
             e = k + 1
-            while e < len(run) and run[e] > run[e - 1]:
+            while e < len(run) and run[e][1] > run[e - 1][1]:
                 e += 1
-            seg = run[k:e]
+            seg = [v for _, v in run[k:e]]
             step = seg[1] - seg[0] if len(seg) >= 4 else 0
             if step > 0 and seg[2] - seg[1] == step and any(b - a > step for a, b in zip(seg, seg[1:])):
                 out.update((_fraction_str(seg[0]), _fraction_str(seg[-1])))
+                inside.update(p for p, _ in run[k + 1 : e - 1])
             else:
                 out.update(_fraction_str(v) for v in seg)
             k = e
@@ -701,10 +718,10 @@ def data_of(t: list[str]) -> frozenset[str]:
             if not (w == "+" and run and i + 1 < len(t) and (_is_number(t[i + 1]) or t[i + 1] == "+")):  # "1+3+5+...+99": a list
                 flush()
         else:
-            run.append(v)
+            run.append((i, v))
         i += 1
     flush()
-    return frozenset(out)
+    return frozenset(out), frozenset(inside)
 
 
 def numbers_of(text: str) -> frozenset[str]:
@@ -823,7 +840,9 @@ class Embedding:
             j = sim.index_of(self.keys[i])
             if not sim.keeps_data(text, j):
                 continue
-            bench = Counter({k: len(ps) for k, ps in sim.positions[j].items()})  # number_counts of its tokens
+            # number_counts of its tokens, less the inside of an elided list ("1 + 2 + 3 + 4 + ... + 10": 1 and 10)
+            inside = list_interiors(sim.toks[j])
+            bench = Counter({k: n for k, ps in sim.positions[j].items() if (n := sum(p not in inside for p in ps))})
             held = held_numbers(toks, bench)
             if rank == 0 and cos >= CLEAR_COS and (len(near) < 2 or cos - near[1][1] >= CLEAR_MARGIN) and (
                     writes_all_numbers(counts + held, bench) if bench else cos >= CLEAR_COS_BARE):
