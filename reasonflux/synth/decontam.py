@@ -1,5 +1,5 @@
 """Decontamination against AIME 2024, AIME 2025, MATH500 and GPQA-Diamond (GPQA read in memory from
-its zip), in two stages:
+its zip), in three stages:
 
 1. **Exact n-gram** (13 words by default, on normalised text): a training problem sharing a word
    n-gram with a benchmark problem is contaminated, unless that n-gram also occurs in two or more
@@ -293,10 +293,11 @@ _HELD_WORDS = {"0": _SIGN_WORDS, "2": frozenset({"square", "squares", "twice", "
 _PLURAL_HELD = frozenset({"squares", "cubes", "reciprocals"})  # "the sum of their squares": each term's 2
 
 
-def _writes_power(t: Sequence[str], k: int) -> bool:
-    """Whether the word at ``k`` writes a number: "right" only before "angle"; "square" and "cube" only as a
-    power ("the square of b", "the sum of their squares", "its cube", "square that integer"), not as
-    a shape ("square ABCD", "a cube with edge 4", "square meters") or a root."""
+def _writes_number(t: Sequence[str], k: int) -> bool:
+    """Whether the held word at ``k`` writes its number: "right" only before "angle", "unit" only
+    before "circle" and the like; "square" and "cube" only as a power ("the square of b", "the sum
+    of their squares", "its cube", "square that integer"), not as a shape ("square ABCD", "a cube
+    with edge 4", "square meters") or a root; the others always."""
     w, nxt, prev = t[k], t[k + 1] if k + 1 < len(t) else "", t[k - 1] if k else ""
     if w == "right":  # "a right angle" is 90 degrees; "to the right" is not
         return nxt in ("angle", "angles")
@@ -312,15 +313,15 @@ _POWER_NEXT = frozenset({"of", "it", "that", "this", "each", "both", "them", "ev
 
 
 def held_numbers(t: Sequence[str], bench: Counter | Iterable[str]) -> Counter:
-    """How often a token list writes each of ``bench``'s numbers 0, 2 and 3 in words that are not
-    number words (:data:`_HELD_WORDS`, :func:`_writes_power`). Only a benchmark problem's own numbers
+    """How often a token list writes each of ``bench``'s numbers 0, 1, 2, 3, 6 and 90 in words that are
+    not number words (:data:`_HELD_WORDS`, :func:`_writes_number`). Only a benchmark problem's own numbers
     are held: a row about "square ABCD" does not gain a 2 that the problem lacks. A plural ("the sum
     of their squares" for "a^2 + b^2 + c^2") writes the number as often as the problem does
     (``bench`` a Counter of its writings; a set counts each once)."""
     out: Counter = Counter()
     for n, words in _HELD_WORDS.items():
         if n in bench:
-            ks = [k for k, w in enumerate(t) if w in words and _writes_power(t, k)]
+            ks = [k for k, w in enumerate(t) if w in words and _writes_number(t, k)]
             if ks:
                 plural = any(t[k] in _PLURAL_HELD for k in ks)
                 out[n] = max(len(ks), bench[n] if plural and isinstance(bench, Counter) else 0)
