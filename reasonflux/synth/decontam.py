@@ -138,11 +138,7 @@ CLEAR_COS = 0.65  # cosine needed with the nearest benchmark problem
 CLEAR_MARGIN = 0.1  # by which it must be nearer than the second nearest
 CLEAR_SHARE = 0.5  # share of the row's distinct numbers that must be the benchmark problem's
 # Thirteenth round: a benchmark problem that writes no number (its data in an [asy] figure) cannot be
-# checked against the row's numbers: the clear-nearest rule then needs a higher cosine; a fraction in
-# words reads as the fraction ("two-thirds" -> 2/3); a sign word ("positive") holds a benchmark datum 0
-# ("x > 0"). Chosen on the original to _8 sets (moderate 312 -> 319 of 377, heavy 215 -> 216,
-# stock-phrasing false positives unchanged, near-topic 165 -> 169 of 839); to be measured once on
-# _9, _a, _10 and _11, written blind and not yet read.
+# checked against the row's numbers, so the clear-nearest rule then needs a higher cosine.
 CLEAR_COS_BARE = 0.75  # cosine needed when the benchmark problem writes no number
 EMBED_CHUNK = 1024  # training rows encoded per batch
 
@@ -293,6 +289,10 @@ _HELD_WORDS = {"0": _SIGN_WORDS, "2": frozenset({"square", "squares", "twice", "
 _PLURAL_HELD = frozenset({"squares", "cubes", "reciprocals"})  # "the sum of their squares": each term's 2
 
 
+_UNIT_NEXT = frozenset({"circle", "circles", "sphere", "disk", "disc", "square", "cube", "interval", "vector", "vectors"})
+_POWER_NEXT = frozenset({"of", "it", "that", "this", "each", "both", "them", "every", "all", "the"})  # "square it"
+
+
 def _writes_number(t: Sequence[str], k: int) -> bool:
     """Whether the held word at ``k`` writes its number: "right" only before "angle", "unit" only
     before "circle" and the like; "square" and "cube" only as a power ("the square of b", "the sum
@@ -306,10 +306,6 @@ def _writes_number(t: Sequence[str], k: int) -> bool:
     if w not in _POWER_WORDS:
         return True
     return nxt in _POWER_NEXT or prev in ("its", "their", "his", "her")
-
-
-_UNIT_NEXT = frozenset({"circle", "circles", "sphere", "disk", "disc", "square", "cube", "interval", "vector", "vectors"})
-_POWER_NEXT = frozenset({"of", "it", "that", "this", "each", "both", "them", "every", "all", "the"})  # "square it"
 
 
 def held_numbers(t: Sequence[str], bench: Counter | Iterable[str]) -> Counter:
@@ -434,6 +430,10 @@ class Similarity:
         self.data = [self.data_numbers(t) for t in toks]
         self.toks = toks
         self.positions = [_number_positions(t) for t in toks]  # where each number stands (changes_data)
+        # how often each number is written, less the inside of an elided list ("1 + 2 + 3 + 4 + ... + 10"
+        # asks a copy for 1 and 10): what the embedding stage's clear-nearest rule asks a row to write
+        self.required = [Counter({k: n for k, ps in pos.items() if (n := sum(p not in inside for p in ps))})
+                         for pos, inside in zip(self.positions, map(list_interiors, toks))]
         self._grams: dict[int, set[tuple[str, ...]]] = {}  # word 4-grams of a benchmark problem, when first needed
         self.texts = [text for _, _, text in items]
         self.numbers = [numbers_of(text) for text in self.texts]
@@ -682,7 +682,6 @@ def list_interiors(t: Sequence[str]) -> frozenset[int]:
     return _read_numbers(tuple(t))[1]
 
 
-@lru_cache(maxsize=1024)
 def _read_numbers(t: tuple[str, ...]) -> tuple[frozenset[str], frozenset[int]]:
     out: set[str] = set()
     inside: set[int] = set()
@@ -841,9 +840,7 @@ class Embedding:
             j = sim.index_of(self.keys[i])
             if not sim.keeps_data(text, j):
                 continue
-            # number_counts of its tokens, less the inside of an elided list ("1 + 2 + 3 + 4 + ... + 10": 1 and 10)
-            inside = list_interiors(sim.toks[j])
-            bench = Counter({k: n for k, ps in sim.positions[j].items() if (n := sum(p not in inside for p in ps))})
+            bench = sim.required[j]
             held = held_numbers(toks, bench)
             if rank == 0 and cos >= CLEAR_COS and (len(near) < 2 or cos - near[1][1] >= CLEAR_MARGIN) and (
                     writes_all_numbers(counts + held, bench) if bench else cos >= CLEAR_COS_BARE):
