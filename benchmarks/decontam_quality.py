@@ -5,7 +5,8 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Fifteen groups of sets, reported separately (each later group on benchmark problems no earlier one used):
+Sixteen groups of sets, reported separately (each later group on benchmark problems no earlier one used,
+but the last):
 - "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
   thresholds were tuned looking at the tune half only);
 - "fresh_b" (the ``_b`` files: written before the second round and never looked at while choosing
@@ -38,7 +39,12 @@ Fifteen groups of sets, reported separately (each later group on benchmark probl
 - "blind_16to19" (``_16`` to ``_19``: written the same way by four more writers while the fifteenth
   round was built, and measured once after it; then looked at for the sixteenth);
 - "blind_20to23" (``_20`` to ``_23``: written the same way by four more writers while the sixteenth
-  round was built, and measured once after it: the honest figures).
+  round was built, and measured once after it; then looked at for the seventeenth);
+- "blind_24to27" (``_24`` to ``_27``: written the same way by four more writers, on the 7 MATH500
+  problems no earlier set used and 37 benchmark problems drawn at random from those earlier sets used,
+  8 of them AIME, since too few unused ones remain; measured once on the sixteenth-round rules and
+  once after the seventeenth: the honest figures, with the caveat that the rules were tuned on other
+  paraphrases of most of these problems).
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
 of the ``_c`` to ``_z``, ``_1`` to ``_23`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
@@ -96,14 +102,17 @@ def _pair(letters) -> tuple[list[Path], list[Path]]:
 # thirteenth; then looked at for the fourteenth. _12.._15: written blind by four more, measured once
 # after the fourteenth; then looked at for the fifteenth. _16.._19: written blind by four more,
 # measured once after the fifteenth; then looked at for the sixteenth. _20.._23: written blind by
-# four more, measured once after the sixteenth.
+# four more, measured once after the sixteenth; then looked at for the seventeenth. _24.._27: written
+# blind by four more on the 7 MATH500 problems no set used and 37 drawn at random from those earlier
+# sets used (8 of them AIME): measured once on the sixteenth-round rules and once after the seventeenth.
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
         "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij"),
         "blind_klmn": _pair("klmn"), "blind_opqr": _pair("opqr"),
         "blind_stuv": _pair("stuv"), "blind_wxyz": _pair("wxyz"),
         "blind_1234": _pair("1234"), "blind_5678": _pair("5678"),
         "blind_9a1011": _pair(["9", "a", "10", "11"]), "blind_12to15": _pair(["12", "13", "14", "15"]),
-        "blind_16to19": _pair(["16", "17", "18", "19"]), "blind_20to23": _pair(["20", "21", "22", "23"])}
+        "blind_16to19": _pair(["16", "17", "18", "19"]), "blind_20to23": _pair(["20", "21", "22", "23"]),
+        "blind_24to27": _pair(["24", "25", "26", "27"])}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."
