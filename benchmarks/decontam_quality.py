@@ -5,8 +5,8 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Sixteen groups of sets, reported separately (each later group on benchmark problems no earlier one used,
-but the last):
+Eighteen groups of sets, reported separately (each later group on benchmark problems no earlier one
+used, but the last three):
 - "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
   thresholds were tuned looking at the tune half only);
 - "fresh_b" (the ``_b`` files: written before the second round and never looked at while choosing
@@ -43,8 +43,14 @@ but the last):
 - "blind_24to27" (``_24`` to ``_27``: written the same way by four more writers, on the 7 MATH500
   problems no earlier set used and 37 benchmark problems drawn at random from those earlier sets used,
   8 of them AIME, since too few unused ones remain; measured once on the sixteenth-round rules and
-  once after the seventeenth: the honest figures, with the caveat that the rules were tuned on other
-  paraphrases of most of these problems).
+  once after the seventeenth);
+- "blind_28to31" (``_28`` to ``_31``: written the same way by four more writers while the seventeenth
+  round was built, on 44 benchmark problems drawn at random from those not in ``_24`` to ``_27``, 8 of
+  them AIME; measured once after it);
+- "blind_32to35" (``_32`` to ``_35``: written the same way by four more writers after the seventeenth
+  round was built, on 44 problems not in ``_24`` to ``_31``, 8 of them AIME; measured once on it. With
+  the two groups before, the honest figures of the seventeenth round, with the caveat that the rules
+  were tuned on other paraphrases of most of their problems).
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
 of the ``_c`` to ``_z``, ``_1`` to ``_23`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
@@ -105,6 +111,10 @@ def _pair(letters) -> tuple[list[Path], list[Path]]:
 # four more, measured once after the sixteenth; then looked at for the seventeenth. _24.._27: written
 # blind by four more on the 7 MATH500 problems no set used and 37 drawn at random from those earlier
 # sets used (8 of them AIME): measured once on the sixteenth-round rules and once after the seventeenth.
+# _28.._31: written blind by four more on 44 benchmark problems drawn at random from those not in
+# _24.._27 (8 of them AIME), while the seventeenth round was built; measured once after it.
+# _32.._35: written blind by four more on 44 problems not in _24.._31 (8 of them AIME), after the
+# seventeenth round was built; measured once on it.
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
         "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij"),
         "blind_klmn": _pair("klmn"), "blind_opqr": _pair("opqr"),
@@ -112,7 +122,8 @@ SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [I
         "blind_1234": _pair("1234"), "blind_5678": _pair("5678"),
         "blind_9a1011": _pair(["9", "a", "10", "11"]), "blind_12to15": _pair(["12", "13", "14", "15"]),
         "blind_16to19": _pair(["16", "17", "18", "19"]), "blind_20to23": _pair(["20", "21", "22", "23"]),
-        "blind_24to27": _pair(["24", "25", "26", "27"])}
+        "blind_24to27": _pair(["24", "25", "26", "27"]), "blind_28to31": _pair(["28", "29", "30", "31"]),
+        "blind_32to35": _pair(["32", "33", "34", "35"])}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."

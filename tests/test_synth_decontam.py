@@ -449,6 +449,95 @@ def test_the_clearly_nearest_problem_need_not_have_the_inside_of_its_list_writte
     assert idx.find("Add up all the whole numbers from 1 through 20. What remainder is left when the total is divided by eight?") is None
 
 
+def test_the_learned_path_weighs_the_signals_together(monkeypatch):
+    """Seventeenth round: a re-telling whose cosine (0.59) is below every rule's floor, but which writes
+    all of the problem's numbers and is by far the nearest, is caught by the fitted logistic model
+    (path (e)); the same story with two data changed is not. The other embedding rules and the
+    similarity stage are switched off here, so only the learned path can match. Rows written for
+    this test."""
+    from reasonflux.synth import decontam
+    from reasonflux.synth.decontam import copy_features, copy_probability
+
+    for name, off in (("NUM_COS", 2.0), ("NUM_COS_MANY", 2.0), ("CLEAR_COS", 2.0), ("AGREE_SHARED", 99)):
+        monkeypatch.setattr(decontam, name, off)
+    bench = [("t", "trains", "Two trains leave stations $240$ miles apart at the same time and travel toward each other, one at "
+                             "$35$ miles per hour and the other at $45$ miles per hour. After how many hours do they meet?"),
+             ("t", "far1", "How many positive divisors does $360$ have?"),
+             ("t", "far2", "A right triangle has legs $5$ and $12$. What is its hypotenuse?"),
+             ("t", "far3", "Find the sum of all the roots of $x^2 - 7x + 10 = 0$.")]
+    idx = build_index(bench, threshold=2.0, embed_model=_embedding_model())
+    story = ("Two snails start at opposite ends of a {} cm plank at the same moment and crawl toward each other, one at {} cm "
+             "per hour and the other at 45 cm per hour. After how many hours do they meet?")
+    row, other = story.format(240, 35), story.format(250, 30)
+    (i, cos), (_, cos2) = idx.embedding.neighbours(row, None, 2)
+    assert idx.embedding.keys[i] == ("t", "trains") and cos < 0.65
+    p = copy_probability(copy_features(row, idx.similarity, idx.similarity.index_of(("t", "trains")), cos, cos - cos2))
+    assert p >= decontam.COPY_P
+    assert idx.find(row)[:3] == ("embedding", "t", "trains")
+    assert idx.find(other) is None
+    monkeypatch.setattr(decontam, "COPY_WEIGHTS", {})  # without the learned path the re-telling is missed
+    assert idx.find(row) is None
+
+
+def test_copy_probability_moves_with_each_signal():
+    """The fitted weights point where the evidence does: writing more of the problem's numbers, a
+    clearer margin and keeping its data raise the probability of a copy; changing a datum lowers it."""
+    from reasonflux.synth.decontam import COPY_FEATURES, copy_probability
+
+    base = {"cos": 0.6, "margin": 0.2, "s": 0.3, "keeps": 1.0, "changes": 0.0, "nb": 1.4, "nobench": 0.0, "setrec": 0.75,
+            "cntrec": 0.75, "prec": 0.75, "wshared": 0.0, "wmiss": 0.0, "wextra": 0.0, "agree": 0.0, "pairs": 0.0, "nrow": 1.4}
+    assert set(base) == set(COPY_FEATURES)
+    p = copy_probability(base)
+    for k, v in (("cntrec", 1.0), ("setrec", 1.0), ("margin", 0.4), ("s", 0.5), ("agree", 1.0)):
+        assert copy_probability(base | {k: v}) > p, k
+    for k, v in (("keeps", 0.0), ("changes", 1.0), ("wextra", 3.0)):
+        assert copy_probability(base | {k: v}) < p, k
+
+
+def test_fit_decontam_weights_fits_a_logistic_model():
+    """benchmarks/fit_decontam_weights.py's fitter on a separable toy problem: the weight of the
+    informative feature is positive, that of the noise small."""
+    import importlib.util
+    import random
+
+    spec = importlib.util.spec_from_file_location("fit_w", Path(__file__).resolve().parents[1] / "benchmarks" / "fit_decontam_weights.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rng = random.Random(0)
+    x = [[rng.random(), rng.random()] for _ in range(200)]
+    y = [int(a > 0.5) for a, _ in x]
+    w, b = mod.fit(x, y)
+    assert w[0] > 5 and abs(w[1]) < 2 and b < 0, (w, b)
+
+
+def test_a_repeated_number_written_once_is_enough_when_nearer():
+    """Seventeenth round: from CLEAR_COS_ONCE the clear-nearest rule takes each number written once ("a
+    pair of dice ... the two numbers" for "two dice ... the two numbers"); below it, every writing. Cases
+    written for this test."""
+    from reasonflux.synth.decontam import number_counts, writes_all_numbers
+
+    bench = number_counts(sim_tokens("Two fair dice are rolled. What is the probability that the sum of the two numbers is 7?"))
+    row = number_counts(sim_tokens("A pair of fair dice is rolled. Find the probability that the two numbers add to 7."))
+    assert bench == {"2": 2, "7": 1} and row == {"2": 1, "7": 1}
+    assert not writes_all_numbers(row, bench) and writes_all_numbers(row, bench, counted=False)
+    assert not writes_all_numbers(number_counts(sim_tokens("A pair of dice is rolled. Find the probability that the sum is 8.")),
+                                  bench, counted=False)
+
+
+def test_a_datum_changed_where_its_number_is_also_written_elsewhere():
+    """"ab = 3" for "ab = 2" in a problem that also writes a^2 + b^2 leaves 2 written, but fewer
+    times, with a new number in one of its places between the same words: a changed datum. A
+    rewording that moves the 2 is not. Cases written for this test."""
+    from reasonflux.synth.decontam import Similarity
+
+    sim = Similarity([("t", "p", "Let $ab = 2$ and $a + b = 5$. Find $a^2 + b^2$."),
+                      ("t", "q", "How many positive divisors does $360$ have?")])
+    i = sim.index_of(("t", "p"))
+    assert sim.changes_data("Let $ab = 3$ and $a + b = 5$. Find $a^2 + b^2$.", i)
+    assert not sim.changes_data("If $a + b = 5$ and the product $ab$ equals $2$, what is $a^2 + b^2$?", i)
+    assert not sim.changes_data("Let $ab = 2$ and $a + b = 5$. Find $a^2 + b^2$ for these reals.", i)
+
+
 def test_a_number_inside_an_elided_list_is_not_written():
     """Fourteenth round: "{1, 2, 3, 4, 5, ..., 60}" writes 1 and 60, not 4, so "divisible by 7" in place
     of the problem's "divisible by 4" is a changed datum. Cases written for this test."""
@@ -576,7 +665,10 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
         assert f"[{', '.join(stages)}]" in r.stdout and "Loading weights" not in r.stderr
 
 
-BLIND = [*"cdefghijklmnopqrstuvwxyz123456789a", *map(str, range(10, 24))]  # sets written by writers who never saw this code (benchmarks/decontam_quality.py)
+# sets written by writers who never saw this code (benchmarks/decontam_quality.py); the first 48 each on
+# benchmark problems no other set used, the later ones also on problems earlier sets used
+BLIND_UNUSED = [*"cdefghijklmnopqrstuvwxyz123456789a", *map(str, range(10, 24))]
+BLIND = [*BLIND_UNUSED, *map(str, range(24, 36))]
 
 
 def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
@@ -586,19 +678,22 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
         assert all(sum(p["level"] == lvl for p in para) == 11 for lvl in ("light", "moderate", "heavy"))
         assert {p["benchmark"] for p in para} <= {"math500", "aime24", "aime25"}
         assert {p["kind"] for p in innocent} == {"near-topic", "boilerplate", "ordinary"}
-    ids = [p["benchmark_id"] for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl") if p["level"] == "light"]
+    ids = [p["benchmark_id"] for x in BLIND_UNUSED for p in _read(f"decontam_paraphrases_{x}.jsonl") if p["level"] == "light"]
     assert len(ids) == len(set(ids)) == 528  # each set on benchmark problems no other set used
+    later = [p["benchmark_id"] for x in BLIND[len(BLIND_UNUSED):] for p in _read(f"decontam_paraphrases_{x}.jsonl") if p["level"] == "light"]
+    assert len(later) == len(set(later))  # the later sets: no problem twice among them
     known = {pid for _, pid, _ in benchmark_items(str(data_dir), ("aime24", "aime25", "math500"))}
-    assert set(ids) <= known
+    assert set(ids) | set(later) <= known
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on the 48
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 48 sets:
-    light 524/528, moderate 467/528, heavy 296/528, false positives on stock-phrasing innocents
-    25/1625, on near-topic innocents 270/1255 with the sixteenth-round rules; on _20 to _23 alone,
-    measured once on rules built without them: 44/44, 37/44, 21/44, 2/136, 20/104), so a regression
-    fails; the moderate goal (90%) is not met over all of them."""
+    """The product's default (exact + similarity + embedding with the packaged model) on the 60
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 60 sets:
+    light 655/660, moderate 590/660, heavy 420/660, false positives on stock-phrasing innocents
+    34/2033, on near-topic innocents 366/1567 with the seventeenth-round rules; measured once on
+    rules built without them: _24 to _27 44/44, 36/44, 23/44, 5/136, 35/104; _28 to _31 43/44, 42/44,
+    33/44, 3/136, 22/104; _32 to _35 44/44, 39/44, 27/44, 0/136, 33/104), so a regression fails; the
+    moderate goal (90%) is not met over all of them."""
     model = _embedding_model()
     idx = build_index(benchmark_items(str(data_dir)), embed_model=model)
     para = [p for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl")]
@@ -607,6 +702,6 @@ def test_blind_sets_with_the_default_stages(data_dir):
     kinds = {p["id"]: p["kind"] for p in innocent}
     stock = [i for i in fp if kinds[i] != "near-topic"]
     n_stock = sum(k != "near-topic" for k in kinds.values())
-    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.86 and recall["heavy"] >= 0.55, recall
+    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.87 and recall["heavy"] >= 0.6, recall
     assert len(stock) / n_stock <= 0.02, stock
-    assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.23, fp
+    assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.24, fp

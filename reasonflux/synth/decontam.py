@@ -30,9 +30,10 @@ its zip), in three stages:
    ``EMBED_SIM_FLOOR``, or, when the two problems' numbers agree (:func:`numbers_agree`: a re-worded
    or re-told problem keeps its data, a problem on the same topic does not), a cosine of at least
    ``NUM_COS`` (``NUM_COS_MANY`` with ``NUM_MANY`` agreeing numbers) with a similarity score of at
-   least ``NUM_SIM_FLOOR``, or down to ``AGREE_COS`` when the agreeing numbers are distinctive. The
-   embedding alone does not tell a re-worded copy from another problem
-   on the same topic.
+   least ``NUM_SIM_FLOOR``, or down to ``AGREE_COS`` when the agreeing numbers are distinctive; last,
+   a logistic model fitted on our labeled sets weighs those signals together for the nearest problem
+   (:func:`copy_probability`, ``COPY_P``). The embedding alone does not tell a re-worded copy from
+   another problem on the same topic.
 
 In every stage a match must keep the benchmark problem's data (:meth:`Similarity.keeps_data`): at
 least ``DATA_RECALL`` of its data numbers (a number may be written in words that are not number
@@ -552,13 +553,21 @@ class Similarity:
         ("the inverse of 997 modulo 1000" for "997^-1 modulo 1000" moved 997, it did not change 1).
         The benchmark problem's wording with one datum changed is another problem, however much of
         the wording it keeps; a rewording that moves a number elsewhere, or writes it in words, or
-        adds one beside it, does not change it."""
+        adds one beside it, does not change it. A number the row still writes, but less often than
+        the benchmark problem, is changed where a number the problem never writes stands in one of
+        its places between the same words on both sides ("xyz = 5" for "xyz = 2" in a problem that
+        also has "4y^2"): the clear-nearest rule's writing counts no longer stand guard from
+        CLEAR_COS_ONCE."""
         t = sim_tokens(text)
         mine = _number_positions(t)
+        bench, theirs = self.toks[i], self.positions[i]
+        short = {y for y in self.data[i] if 0 < len(mine.get(y, ())) < len(theirs.get(y, ()))}
+        if short and any(x not in theirs and _same_slot(bench, p, t, q, both=True)
+                         for y in short for p in theirs[y] for x, qs in mine.items() for q in qs):
+            return True
         missing = self.data[i] - self.data_numbers(t) - data_of(t)  # not the 2 of "1, 2, 3, ..., 100"
         if not missing:
             return False
-        bench, theirs = self.toks[i], self.positions[i]
         return any(x != y and _same_slot(bench, p, t, q, both=x in self.numbers[i])
                    for y in missing for p in theirs.get(y, ()) for x, qs in mine.items() for q in qs)
 
@@ -882,7 +891,9 @@ class Embedding:
         numbers agree on ``AGREE_SHARED`` or more numbers weighing ``RARE_NUMBER_WEIGHT`` together
         (:meth:`Similarity.number_weight`) and the cosine is at least ``AGREE_COS``, or (d) it is the
         nearest, at a cosine of at least ``CLEAR_COS`` and ``CLEAR_MARGIN`` above the second nearest,
-        and the row writes all its numbers (:func:`writes_all_numbers`). In (b), (c) and (d) a number the
+        and the row writes all its numbers (:func:`writes_all_numbers`; from ``CLEAR_COS_ONCE`` each at least
+        once), or (e) it is the nearest and the fitted model's probability of a copy
+        (:func:`copy_probability`) is at least ``COPY_P``. In (b), (c) and (d) a number the
         row writes in words that are not number words ("the sum of their squares", "twice", "a die":
         :func:`held_numbers`) counts as written when the benchmark problem has it."""
         toks = sim_tokens(text)
