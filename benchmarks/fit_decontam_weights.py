@@ -100,9 +100,8 @@ def main() -> int:
             (i, cos), (_, cos2) = emb.neighbours(text, None, 2)
             j = sim.index_of(emb.keys[i])
             feats = D.copy_features(text, sim, j, cos, cos - cos2)
-            m = index.find(text)
             rows.append({"group": group, "class": label_class(row), "nearest_is_target": emb.keys[i][1] == row.get("benchmark_id"),
-                         "flagged": m is not None, "caught": bool(m and m[2] == row.get("benchmark_id"))})
+                         "flagged": index.find(text) is not None})
             x.append([feats[k] for k in D.COPY_FEATURES])
             y.append(int(bool(row.get("level")) and rows[-1]["nearest_is_target"]))
     D.COPY_WEIGHTS.update(saved)
@@ -110,15 +109,13 @@ def main() -> int:
           f"features in {time.perf_counter() - t0:.0f}s")
     gained: Counter = Counter()
     total: Counter = Counter()
-    import math
-
     for group in sorted({r["group"] for r in rows}):
         tr = [k for k, r in enumerate(rows) if r["group"] != group]
         w, b = fit([x[k] for k in tr], [y[k] for k in tr])
         for k, r in enumerate(rows):
             if r["group"] != group:
                 continue
-            p = 1 / (1 + math.exp(-(b + sum(wi * xi for wi, xi in zip(w, x[k])))))
+            p = D.copy_probability(dict(zip(D.COPY_FEATURES, x[k])), dict(zip(D.COPY_FEATURES, w)), b)
             if r["class"] in ("light", "moderate", "heavy"):
                 gained[r["class"]] += p >= args.p and not r["flagged"] and r["nearest_is_target"]
             else:
