@@ -50,9 +50,15 @@ used, but the last three):
 - "blind_32to35" (``_32`` to ``_35``: written the same way by four more writers after the seventeenth
   round was built, on 44 problems not in ``_24`` to ``_31``, 8 of them AIME; measured once on it. With
   the two groups before, the honest figures of the seventeenth round, with the caveat that the rules
-  were tuned on other paraphrases of most of their problems).
+  were tuned on other paraphrases of most of their problems);
+- "blind_36to39" (``_36`` to ``_39``: written the same way by four more writers after the seventeenth
+  round was built, on 44 problems not in ``_24`` to ``_35``, 8 of them AIME; measured once on the
+  seventeenth-round rules and once after the eighteenth);
+- "blind_40to43" (``_40`` to ``_43``: written the same way by four more writers while the eighteenth
+  round was built, on 44 problems not in ``_24`` to ``_39``, 8 of them AIME; measured once after it.
+  With ``_36`` to ``_39``, the honest figures of the eighteenth round).
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
-of the ``_c`` to ``_z``, ``_1`` to ``_23`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+of the ``_c`` to ``_z``, ``_1`` to ``_43`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
 named benchmark problem with other data or another question; some keep most of its wording), and
 false positives are also reported per class. Needs the
@@ -114,7 +120,10 @@ def _pair(letters) -> tuple[list[Path], list[Path]]:
 # _28.._31: written blind by four more on 44 benchmark problems drawn at random from those not in
 # _24.._27 (8 of them AIME), while the seventeenth round was built; measured once after it.
 # _32.._35: written blind by four more on 44 problems not in _24.._31 (8 of them AIME), after the
-# seventeenth round was built; measured once on it.
+# seventeenth round was built; measured once on it. _36.._39: written blind by four more on 44
+# problems not in _24.._35, measured once on the seventeenth-round rules and once after the eighteenth.
+# _40.._43: written blind by four more on 44 problems not in _24.._39 while the eighteenth round was
+# built; measured once after it.
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
         "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij"),
         "blind_klmn": _pair("klmn"), "blind_opqr": _pair("opqr"),
@@ -123,7 +132,8 @@ SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [I
         "blind_9a1011": _pair(["9", "a", "10", "11"]), "blind_12to15": _pair(["12", "13", "14", "15"]),
         "blind_16to19": _pair(["16", "17", "18", "19"]), "blind_20to23": _pair(["20", "21", "22", "23"]),
         "blind_24to27": _pair(["24", "25", "26", "27"]), "blind_28to31": _pair(["28", "29", "30", "31"]),
-        "blind_32to35": _pair(["32", "33", "34", "35"])}
+        "blind_32to35": _pair(["32", "33", "34", "35"]), "blind_36to39": _pair(["36", "37", "38", "39"]),
+        "blind_40to43": _pair(["40", "41", "42", "43"])}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."

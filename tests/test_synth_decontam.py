@@ -668,7 +668,7 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
 # sets written by writers who never saw this code (benchmarks/decontam_quality.py); the first 48 each on
 # benchmark problems no other set used, the later ones also on problems earlier sets used
 BLIND_UNUSED = [*"cdefghijklmnopqrstuvwxyz123456789a", *map(str, range(10, 24))]
-BLIND = [*BLIND_UNUSED, *map(str, range(24, 36))]
+BLIND = [*BLIND_UNUSED, *map(str, range(24, 44))]
 
 
 def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
@@ -687,13 +687,14 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on the 60
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 60 sets:
-    light 655/660, moderate 590/660, heavy 420/660, false positives on stock-phrasing innocents
-    34/2033, on near-topic innocents 366/1567 with the seventeenth-round rules; measured once on
-    rules built without them: _24 to _27 44/44, 36/44, 23/44, 5/136, 35/104; _28 to _31 43/44, 42/44,
-    33/44, 3/136, 22/104; _32 to _35 44/44, 39/44, 27/44, 0/136, 33/104), so a regression fails; the
-    moderate goal (90%) is not met over all of them."""
+    """The product's default (exact + similarity + embedding with the packaged model) on the 68
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 68 sets
+    with the eighteenth-round rules: light 743/748, moderate 676/748, heavy 485/748, false positives
+    on stock-phrasing innocents 38/2305, on near-topic innocents 396/1775; measured once on rules
+    built without them: _24 to _27 44/44, 36/44, 23/44, 5/136, 35/104; _28 to _31 43/44, 42/44, 33/44,
+    3/136, 22/104; _32 to _35 44/44, 39/44, 27/44, 0/136, 33/104; _36 to _39 44/44, 35/44, 35/44,
+    1/136, 22/104; _40 to _43 44/44, 38/44, 30/44, 3/136, 27/104), so a regression fails; the moderate
+    goal (90%) is met over all of them but not on the groups measured once."""
     model = _embedding_model()
     idx = build_index(benchmark_items(str(data_dir)), embed_model=model)
     para = [p for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl")]
@@ -702,6 +703,100 @@ def test_blind_sets_with_the_default_stages(data_dir):
     kinds = {p["id"]: p["kind"] for p in innocent}
     stock = [i for i in fp if kinds[i] != "near-topic"]
     n_stock = sum(k != "near-topic" for k in kinds.values())
-    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.87 and recall["heavy"] >= 0.6, recall
+    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.88 and recall["heavy"] >= 0.6, recall
     assert len(stock) / n_stock <= 0.02, stock
     assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.24, fp
+
+
+def test_two_hundreds_joined_by_and_are_two_numbers():
+    """Eighteenth round: "and" joins "hundred and five" into one number, not "one hundred and two
+    hundred". Cases written for this test."""
+    assert sim_tokens("between one hundred and two hundred") == ["between", "100", "and", "200"]
+    assert sim_tokens("one hundred and five") == ["105"]
+    assert numbers_of("from two thousand and three thousand") == {"2000", "3000"}
+
+
+def test_a_steady_list_written_out_reads_as_its_ends():
+    """Eighteenth round: "1 + 2 + 3 + 4 + 5 + 6 + 7 + 8" written out in full is "the integers from 1
+    through 8", as an elided list is; four terms, or a list that is not steady, stay numbers. Cases
+    written for this test."""
+    from reasonflux.synth.decontam import Similarity, list_interiors
+
+    text = "Find the remainder when $1 + 2 + 3 + 4 + 5 + 6 + 7 + 8$ is divided by $5$."
+    t = sim_tokens(text)
+    assert sorted(t[p] for p in list_interiors(t)) == ["2", "3", "4", "5", "6", "7"]
+    assert numbers_of(text) == {"1", "8", "5"}
+    assert numbers_of("the sum $2 + 4 + 6 + 8$") == {"2", "4", "6", "8"}
+    assert numbers_of("the sum $1 + 2 + 4 + 8 + 16$") == {"1", "2", "4", "8", "16"}
+    sim = Similarity([("t", "p", "Find the remainder when the sum of the integers from 1 through 8 is divided by 5."),
+                      ("t", "q", "How many positive divisors does $360$ have?")])
+    # the 5 inside the list is not the divisor's 5: a row that writes only the list does not keep "divided by 5"
+    assert sim.data_numbers(t) == {"1", "8", "5"}
+    assert sim.data_numbers(sim_tokens("Add $1 + 2 + 3 + 4 + 5 + 6 + 7 + 8$ and divide by $3$.")) == {"1", "8", "3"}
+
+
+def _only_clear_rule(monkeypatch):
+    """Switch off every embedding rule but the clear-nearest one (and the cosine-plus-score one)."""
+    from reasonflux.synth import decontam
+
+    monkeypatch.setattr(decontam, "NUM_COS", 2.0)
+    monkeypatch.setattr(decontam, "NUM_COS_MANY", 2.0)
+    monkeypatch.setattr(decontam, "AGREE_SHARED", 99)
+    monkeypatch.setattr(decontam, "COPY_WEIGHTS", {})
+
+
+_FAR = [("t", "far1", "How many positive divisors does $360$ have?"),
+        ("t", "far2", "A right triangle has legs $5$ and $12$. What is its hypotenuse?")]
+
+
+def test_small_number_words_a_rewording_brings_in_add_no_data(monkeypatch):
+    """Eighteenth round: "two friends each pick one of the eight ..." for "Ann and Ben each choose a
+    number from the first 8 ...": 2 and 1, written only as words, are not numbers the row adds, so the clear-
+    nearest rule's share of the row's own numbers leaves them out; a changed datum still stops it.
+    Rows written for this test."""
+    from reasonflux.synth.decontam import number_counts, small_words_only
+
+    row = ("Two friends each pick, uniformly and independently, one of the eight smallest positive odd numbers. "
+           "Find the probability that the product of the two picks is a perfect square.")
+    assert small_words_only(row, number_counts(sim_tokens(row))) == {"1", "2", "8"}
+    assert small_words_only("Pick 2 of the 8 cards, one at a time.", number_counts(sim_tokens("Pick 2 of the 8 cards, one at a time."))) == {"1"}
+    _only_clear_rule(monkeypatch)
+    bench = [("t", "odd", "Ann and Ben each choose at random a number from the first $8$ positive odd integers. "
+                          "What is the probability that their product is a perfect square?")]
+    idx = build_index(bench + _FAR, embed_model=_embedding_model())
+    assert idx.similarity.required[0] == {"8": 1}
+    m = idx.find(row)
+    assert m is not None and m[:3] == ("embedding", "t", "odd"), m
+    assert idx.find(row.replace("eight", "nine")) is None
+
+
+def test_numbers_a_problem_shows_outside_its_sentences_count_as_its_own(monkeypatch):
+    """Eighteenth round: "digits all ones and zeros" states 1 and 0, and a figure's labels state its
+    data: a row that writes them adds nothing; a benchmark problem whose numbers are all in its
+    figure's labels asks a row for those numbers (a changed one is another problem). Rows written for
+    this test."""
+    _only_clear_rule(monkeypatch)
+    bench = [("t", "ones", "What is the least positive multiple of $36$ whose decimal digits are all ones and zeros?"),
+             ("t", "fig", 'What is the area of the shaded triangle, in square centimeters? [asy] fill((0,0)--(8,0)--(8,5)--cycle,gray); '
+                          'draw((0,0)--(8,0)--(8,5)--cycle); label("8 cm",(4,0),S); label("5 cm",(8,2.5),E); [/asy]')]
+    idx = build_index(bench + _FAR, embed_model=_embedding_model())
+    sim = idx.similarity
+    assert sim.also[sim.index_of(("t", "ones"))] == {"0", "1"}
+    assert sim.required[sim.index_of(("t", "fig"))] == {"8": 1, "5": 1}
+    m = idx.find("Find the smallest positive integer that is divisible by 36 and whose base-ten digits are each 0 or 1.")
+    assert m is not None and m[:3] == ("embedding", "t", "ones"), m
+    assert idx.find("Find the smallest positive integer that is divisible by 48 and whose base-ten digits are each 0 or 1.") is None
+    m = idx.find("A shaded right triangle has legs of 8 cm and 5 cm. How many square centimeters is its area?")
+    assert m is not None and m[:3] == ("embedding", "t", "fig"), m
+    assert idx.find("A shaded right triangle has legs of 9 cm and 5 cm. How many square centimeters is its area?") is None
+
+
+def test_a_zero_or_one_reworded_away_is_not_a_missing_datum(monkeypatch):
+    """Eighteenth round: "n >= 2" for "n > 1" leaves 1 unwritten; the clear-nearest rule lets one 0 or 1
+    go when every other number is written and no datum is changed. Rows written for this test."""
+    _only_clear_rule(monkeypatch)
+    bench = [("t", "div", "How many integers $n>1$ make both $\\frac{60}{n}$ and $\\frac{84}{n}$ integers?")]
+    idx = build_index(bench + _FAR, embed_model=_embedding_model())
+    m = idx.find("Count the integers $n \\geq 2$ for which both $60/n$ and $84/n$ are whole numbers.")
+    assert m is not None and m[:3] == ("embedding", "t", "div"), m
+    assert idx.find("Count the integers $n \\geq 2$ for which both $60/n$ and $72/n$ are whole numbers.") is None
