@@ -668,7 +668,7 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
 # sets written by writers who never saw this code (benchmarks/decontam_quality.py); the first 48 each on
 # benchmark problems no other set used, the later ones also on problems earlier sets used
 BLIND_UNUSED = [*"cdefghijklmnopqrstuvwxyz123456789a", *map(str, range(10, 24))]
-BLIND = [*BLIND_UNUSED, *map(str, range(24, 44))]
+BLIND = [*BLIND_UNUSED, *map(str, range(24, 52))]
 
 
 def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
@@ -687,14 +687,15 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on the 68
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 68 sets
-    with the eighteenth-round rules: light 743/748, moderate 676/748, heavy 485/748, false positives
-    on stock-phrasing innocents 38/2305, on near-topic innocents 396/1775; measured once on rules
+    """The product's default (exact + similarity + embedding with the packaged model) on the 76
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 76 sets
+    with the nineteenth-round rules: light 830/836, moderate 761/836, heavy 547/836, false positives
+    on stock-phrasing innocents 46/2577, on near-topic innocents 433/1983; measured once on rules
     built without them: _24 to _27 44/44, 36/44, 23/44, 5/136, 35/104; _28 to _31 43/44, 42/44, 33/44,
     3/136, 22/104; _32 to _35 44/44, 39/44, 27/44, 0/136, 33/104; _36 to _39 44/44, 35/44, 35/44,
-    1/136, 22/104; _40 to _43 44/44, 38/44, 30/44, 3/136, 27/104), so a regression fails; the moderate
-    goal (90%) is met over all of them but not on the groups measured once."""
+    1/136, 22/104; _40 to _43 44/44, 38/44, 30/44, 3/136, 27/104; _44 to _51 87/88, 79/88, 57/88,
+    8/272, 37/208), so a regression fails; the moderate goal (90%) is met over all of them but not on
+    the groups measured once, and the stock-phrasing goal (2%) is met over all but not on _44 to _51."""
     model = _embedding_model()
     idx = build_index(benchmark_items(str(data_dir)), embed_model=model)
     para = [p for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl")]
@@ -800,3 +801,42 @@ def test_a_zero_or_one_reworded_away_is_not_a_missing_datum(monkeypatch):
     m = idx.find("Count the integers $n \\geq 2$ for which both $60/n$ and $84/n$ are whole numbers.")
     assert m is not None and m[:3] == ("embedding", "t", "div"), m
     assert idx.find("Count the integers $n \\geq 2$ for which both $60/n$ and $72/n$ are whole numbers.") is None
+
+
+def test_mixed_numbers_turns_and_signs_in_words():
+    """Nineteenth round: "six and a half" is 6.5; "a quarter turn" holds a benchmark problem's 90 ("a
+    quarter of the pie" does not); "(+-5, +-4)" writes 5 and 4 with each sign, as the four corners
+    "(5, 4), (5, -4), (-5, 4), (-5, -4)" do. Cases written for this test."""
+    from collections import Counter
+
+    from reasonflux.synth.decontam import held_numbers
+
+    assert sim_tokens("six and a half times as large") == ["6.5", "times", "as", "large"]
+    assert numbers_of("two and a half hours") == numbers_of("$2.5$ hours") == {"5/2"}
+    assert numbers_of("two and a quarter miles") == {"9/4"}
+    assert held_numbers(sim_tokens("Rotate the point a quarter turn clockwise."), Counter({"90": 1})) == {"90": 1}
+    assert held_numbers(sim_tokens("Ann ate a quarter of the pie."), Counter({"90": 1})) == {}
+    assert held_numbers(sim_tokens("Lines $AB$ and $CD$ are perpendicular."), Counter({"90": 1})) == {"90": 1}
+    corners = held_numbers(sim_tokens("a rectangle with corners $(\\pm 5, \\pm 4)$"), Counter({"5": 4, "4": 4}))
+    assert corners == {"5": 3, "4": 3}
+    assert held_numbers(sim_tokens("a rectangle with corners $(\\pm 5, \\pm 4)$"), {"5", "4"}) == {}
+
+
+def test_a_row_is_named_after_the_clearly_nearest_problem(monkeypatch):
+    """Nineteenth round: when the similarity stage matches one benchmark problem but the embedding
+    stage matches another that is clearly nearer (by CLEAR_MARGIN, from CLEAR_COS), the report names
+    that one. The similarity stage's choice is forced here; rows written for this test."""
+    from reasonflux.synth import decontam
+
+    bench = [("t", "poly", "Let $q(x)$ be a monic cubic. Two of its roots are $2$ and $5$, and $q(0) = 30$. Find $q(1)$."),
+             ("t", "other", "How many integers from $0$ to $30$ are divisible by both $2$ and $5$?")] + _FAR
+    idx = build_index(bench, embed_model=_embedding_model())
+    sim = idx.similarity
+    row = "A cubic polynomial $q$ with leading coefficient $1$ has $2$ and $5$ among its roots and satisfies $q(0) = 30$. Compute $q(1)$."
+    wrong = sim.index_of(("t", "other"))
+    monkeypatch.setattr(sim, "best", lambda text: (wrong, 0.9))
+    m = idx.find(row)
+    assert m is not None and m[:3] == ("embedding", "t", "poly"), m
+    monkeypatch.setattr(decontam, "CLEAR_MARGIN", 2.0)  # not clearly nearer: the similarity stage's match stands
+    m = idx.find(row)
+    assert m is not None and m[:3] == ("similarity", "t", "other"), m
