@@ -59,9 +59,12 @@ used, but the last three):
   With ``_36`` to ``_39``, the honest figures of the eighteenth round);
 - "blind_44to51" (``_44`` to ``_51``: written the same way by eight more writers while the nineteenth
   round was built, on 88 problems not in ``_24`` to ``_43``, 16 of them AIME; measured once on the
-  eighteenth-round rules and once after the nineteenth).
+  eighteenth-round rules and once after the nineteenth);
+- "blind_52to59" (``_52`` to ``_59``: written the same way by eight more writers after the nineteenth
+  round was built, on 88 problems not in ``_24`` to ``_51``, the last 4 unused AIME problems and 84
+  MATH500; measured once on the nineteenth-round rules and once after the twentieth).
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
-of the ``_c`` to ``_z``, ``_1`` to ``_51`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+of the ``_c`` to ``_z``, ``_1`` to ``_59`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
 named benchmark problem with other data or another question; some keep most of its wording), and
 false positives are also reported per class. Needs the
@@ -128,6 +131,8 @@ def _pair(letters) -> tuple[list[Path], list[Path]]:
 # _40.._43: written blind by four more on 44 problems not in _24.._39 while the eighteenth round was
 # built; measured once after it. _44.._51: written blind by eight more on 88 problems not in _24.._43
 # while the nineteenth round was built; measured once on the eighteenth-round rules and once after it.
+# _52.._59: written blind by eight more on 88 problems not in _24.._51 after the nineteenth round;
+# measured once on it and once after the twentieth.
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
         "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij"),
         "blind_klmn": _pair("klmn"), "blind_opqr": _pair("opqr"),
@@ -137,7 +142,8 @@ SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [I
         "blind_16to19": _pair(["16", "17", "18", "19"]), "blind_20to23": _pair(["20", "21", "22", "23"]),
         "blind_24to27": _pair(["24", "25", "26", "27"]), "blind_28to31": _pair(["28", "29", "30", "31"]),
         "blind_32to35": _pair(["32", "33", "34", "35"]), "blind_36to39": _pair(["36", "37", "38", "39"]),
-        "blind_40to43": _pair(["40", "41", "42", "43"]), "blind_44to51": _pair([str(n) for n in range(44, 52)])}
+        "blind_40to43": _pair(["40", "41", "42", "43"]), "blind_44to51": _pair([str(n) for n in range(44, 52)]),
+        "blind_52to59": _pair([str(n) for n in range(52, 60)])}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."

@@ -668,7 +668,7 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
 # sets written by writers who never saw this code (benchmarks/decontam_quality.py); the first 48 each on
 # benchmark problems no other set used, the later ones also on problems earlier sets used
 BLIND_UNUSED = [*"cdefghijklmnopqrstuvwxyz123456789a", *map(str, range(10, 24))]
-BLIND = [*BLIND_UNUSED, *map(str, range(24, 52))]
+BLIND = [*BLIND_UNUSED, *map(str, range(24, 60))]
 
 
 def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
@@ -687,15 +687,15 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on the 76
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 76 sets
-    with the nineteenth-round rules: light 830/836, moderate 761/836, heavy 547/836, false positives
-    on stock-phrasing innocents 46/2577, on near-topic innocents 433/1983; measured once on rules
+    """The product's default (exact + similarity + embedding with the packaged model) on the 84
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 84 sets
+    with the twentieth-round rules: light 918/924, moderate 839/924, heavy 599/924, false positives
+    on stock-phrasing innocents 42/2849, on near-topic innocents 470/2191; measured once on rules
     built without them: _24 to _27 44/44, 36/44, 23/44, 5/136, 35/104; _28 to _31 43/44, 42/44, 33/44,
     3/136, 22/104; _32 to _35 44/44, 39/44, 27/44, 0/136, 33/104; _36 to _39 44/44, 35/44, 35/44,
     1/136, 22/104; _40 to _43 44/44, 38/44, 30/44, 3/136, 27/104; _44 to _51 87/88, 79/88, 57/88,
-    8/272, 37/208), so a regression fails; the moderate goal (90%) is met over all of them but not on
-    the groups measured once, and the stock-phrasing goal (2%) is met over all but not on _44 to _51."""
+    8/272, 37/208; _52 to _59 88/88, 79/88, 56/88, 5/272, 43/208), so a regression fails; the moderate
+    goal (90%) is met over all of them but not on the groups measured once."""
     model = _embedding_model()
     idx = build_index(benchmark_items(str(data_dir)), embed_model=model)
     para = [p for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl")]
@@ -840,3 +840,21 @@ def test_a_row_is_named_after_the_clearly_nearest_problem(monkeypatch):
     monkeypatch.setattr(decontam, "CLEAR_MARGIN", 2.0)  # not clearly nearer: the similarity stage's match stands
     m = idx.find(row)
     assert m is not None and m[:3] == ("similarity", "t", "other"), m
+
+
+def test_common_numbers_agreeing_far_out_match_only_the_nearest_problem(data_dir):
+    """Twentieth round: a short new problem with small numbers ("the lines y = 2x - 3 and 3x + y =
+    10") holds all the numbers of a farther benchmark problem ("(x/2 - 3)^2 + y^2 = 10") at a cosine
+    from NUM_COS_MANY; agreeing numbers that weigh little match below NUM_COS only the nearest problem.
+    Rows written for this test (each flagged by the nineteenth-round rules)."""
+    from reasonflux.synth import decontam
+
+    idx = build_index(benchmark_items(str(data_dir), ("math500",)), embed_model=_embedding_model())
+    sim = idx.similarity
+    for row in ["Find the point of intersection of the lines $y = 2x - 3$ and $3x + y = 10$. Enter your answer as an ordered pair.",
+                "The lines $y = 3x - 2$ and $x + 2y = 10$ meet at one point. Find it, as an ordered pair.",
+                "Find the point of intersection of the lines $y = 2x + 3$ and $x + 3y = 10$. Enter your answer as an ordered pair."]:
+        near = idx.embedding.neighbours(row, None, decontam.EMBED_NEIGHBOURS)
+        far = [(i, c) for i, c in near[1:] if numbers_agree(numbers_of(row), sim.numbers[sim.index_of(idx.embedding.keys[i])])[0]]
+        assert far and decontam.NUM_COS_MANY <= far[0][1] < decontam.NUM_COS, (row, near)  # the old rule's case
+        assert idx.find(row) is None, row
