@@ -5,8 +5,8 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Eighteen groups of sets, reported separately (each later group on benchmark problems no earlier one
-used, but the last three):
+Twenty-two groups of sets, reported separately (each later group on benchmark problems no earlier
+one used, but the last seven, from ``blind_24to27``):
 - "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
   thresholds were tuned looking at the tune half only);
 - "fresh_b" (the ``_b`` files: written before the second round and never looked at while choosing

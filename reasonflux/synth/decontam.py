@@ -267,7 +267,7 @@ def _mixed_numbers(ws: list[str]) -> list[str]:
     i = 0
     while i < len(ws):
         w = ws[i]
-        if w.isdigit() and i + 3 < len(ws) and ws[i + 1] == "and" and ws[i + 2] in ("a", "1") and ws[i + 3] in _PARTS:
+        if w.isdigit() and i + 3 < len(ws) and ws[i + 1] == "and" and ws[i + 2] == "a" and ws[i + 3] in _PARTS:
             out.append(w + _PARTS[ws[i + 3]])
             i += 4
             continue
@@ -775,6 +775,7 @@ def list_interiors(t: Sequence[str]) -> frozenset[int]:
     return _read_numbers(tuple(t))[1]
 
 
+@lru_cache(maxsize=256)  # data_of, list_interiors and data_numbers read the same row's tokens per neighbour
 def _read_numbers(t: tuple[str, ...]) -> tuple[frozenset[str], frozenset[int]]:
     out: set[str] = set()
     inside: set[int] = set()
@@ -1127,11 +1128,12 @@ class Index:
     def _better_attributed(self, text: str, i: int, vec: Any) -> tuple[str, str, str, float, int] | None:
         """The embedding stage's match when the similarity stage's (benchmark problem ``i``) does not
         hold the row's numbers and the embedding stage's other match does, or when that match is the
-        nearest problem, from ``CLEAR_COS`` and ``CLEAR_MARGIN`` nearer than both the similarity
-        stage's and the second nearest: the copy is of that one (a row is flagged either way; this
-        names the right benchmark problem)."""
+        nearest problem, from ``CLEAR_COS`` and ``CLEAR_MARGIN`` nearer than the second nearest: the
+        copy is of that one (a row is flagged either way; this names the right benchmark problem)."""
         if self.embedding is None:
             return None
+        if vec is None:  # match and neighbours below both need it: encode the row once
+            vec = self.embedding.encoder.encode([embed_text(text)])[0]
         nums = numbers_of(text)
         agree = numbers_agree(nums, self.similarity.numbers[i])[0]
         m = self.embedding.match(text, self.similarity, vec)
@@ -1143,10 +1145,10 @@ class Index:
             return None
         if not agree and numbers_agree(nums, self.similarity.numbers[j])[0]:
             return "embedding", bench, pid, m[1], 0
-        # the embedding stage's match is the clearly nearest problem, clearly nearer than the similarity stage's
-        near = self.embedding.neighbours(text, vec, EMBED_NEIGHBOURS)
-        theirs = next((c for k, c in near if self.similarity.index_of(self.embedding.keys[k]) == i), near[-1][1])
-        if near[0][0] == m[0] and m[1] >= CLEAR_COS and m[1] - max(theirs, near[1][1] if len(near) > 1 else 0.0) >= CLEAR_MARGIN:
+        # the embedding stage's match is the nearest problem, CLEAR_MARGIN above the second nearest (and so
+        # above the similarity stage's problem, which is not the nearest)
+        near = self.embedding.neighbours(text, vec, 2)
+        if near[0][0] == m[0] and m[1] >= CLEAR_COS and (len(near) < 2 or m[1] - near[1][1] >= CLEAR_MARGIN):
             return "embedding", bench, pid, m[1], 0
         return None
 
