@@ -668,7 +668,7 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
 # sets written by writers who never saw this code (benchmarks/decontam_quality.py); the first 48 each on
 # benchmark problems no other set used, the later ones also on problems earlier sets used
 BLIND_UNUSED = [*"cdefghijklmnopqrstuvwxyz123456789a", *map(str, range(10, 24))]
-BLIND = [*BLIND_UNUSED, *map(str, range(24, 60))]
+BLIND = [*BLIND_UNUSED, *map(str, range(24, 75))]
 
 
 def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
@@ -681,21 +681,23 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
     ids = [p["benchmark_id"] for x in BLIND_UNUSED for p in _read(f"decontam_paraphrases_{x}.jsonl") if p["level"] == "light"]
     assert len(ids) == len(set(ids)) == 528  # each set on benchmark problems no other set used
     later = [p["benchmark_id"] for x in BLIND[len(BLIND_UNUSED):] for p in _read(f"decontam_paraphrases_{x}.jsonl") if p["level"] == "light"]
-    assert len(later) == len(set(later))  # the later sets: no problem twice among them
+    # the later sets: no problem twice among them, but for the one AIME problem of _74 (all 60 were used by _59)
+    assert len(later) == len(set(later)) + 1 and [p for p in later if later.count(p) > 1] == ["2024-II-10"] * 2
     known = {pid for _, pid, _ in benchmark_items(str(data_dir), ("aime24", "aime25", "math500"))}
     assert set(ids) | set(later) <= known
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on the 84
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 84 sets
-    with the twentieth-round rules: light 918/924, moderate 839/924, heavy 599/924, false positives
-    on stock-phrasing innocents 42/2849, on near-topic innocents 470/2191; measured once on rules
-    built without them: _24 to _27 44/44, 36/44, 23/44, 5/136, 35/104; _28 to _31 43/44, 42/44, 33/44,
+    """The product's default (exact + similarity + embedding with the packaged model) on the 99
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 99 sets
+    with the twenty-first-round rules: light 1082/1089, moderate 991/1089, heavy 704/1089, false
+    positives on stock-phrasing innocents 44/3359, on near-topic innocents 525/2581; measured once on
+    rules built without them: _24 to _27 44/44, 36/44, 23/44, 5/136, 35/104; _28 to _31 43/44, 42/44, 33/44,
     3/136, 22/104; _32 to _35 44/44, 39/44, 27/44, 0/136, 33/104; _36 to _39 44/44, 35/44, 35/44,
     1/136, 22/104; _40 to _43 44/44, 38/44, 30/44, 3/136, 27/104; _44 to _51 87/88, 79/88, 57/88,
-    8/272, 37/208; _52 to _59 88/88, 79/88, 56/88, 5/272, 43/208), so a regression fails; the moderate
-    goal (90%) is met over all of them but not on the groups measured once."""
+    8/272, 37/208; _52 to _59 88/88, 79/88, 56/88, 5/272, 43/208; _60 to _67 88/88, 81/88, 65/88,
+    8/272, 36/208; _68 to _74 76/77, 69/77, 41/77, 4/238, 33/182), so a regression fails; the moderate
+    goal (90%) is met over all of them but not on the groups measured once taken together."""
     model = _embedding_model()
     idx = build_index(benchmark_items(str(data_dir)), embed_model=model)
     para = [p for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl")]
@@ -858,3 +860,75 @@ def test_common_numbers_agreeing_far_out_match_only_the_nearest_problem(data_dir
         far = [(i, c) for i, c in near[1:] if numbers_agree(numbers_of(row), sim.numbers[sim.index_of(idx.embedding.keys[i])])[0]]
         assert far and decontam.NUM_COS_MANY <= far[0][1] < decontam.NUM_COS, (row, near)  # the old rule's case
         assert idx.find(row) is None, row
+
+
+def test_common_numbers_agreeing_with_a_farther_problem_match_nowhere(data_dir):
+    """Twenty-first round: the twentieth-round rule at every cosine. A new seating problem ("8 people
+    around a round table, two of them not side by side") holds both numbers of a farther benchmark
+    problem ("8 people around a square table, 2 on a side") at a cosine above NUM_COS; numbers that
+    weigh little tie it only to the nearest problem. Rows written for this test (each flagged by the
+    twentieth-round rules)."""
+    from reasonflux.synth import decontam
+
+    idx = build_index(benchmark_items(str(data_dir), ("math500",)), embed_model=_embedding_model())
+    sim = idx.similarity
+    for row in ["In how many ways can $8$ people be seated around a round table if two particular people, Cal and Dee, "
+                "must not sit next to each other? (Two seatings are the same if one is a rotation of the other.)",
+                "How many ways can $8$ people sit around a round table if two of them, Eve and Fay, may not sit side by side? "
+                "(Two seatings are considered equivalent if one is a rotation of another.)"]:
+        near = idx.embedding.neighbours(row, None, decontam.EMBED_NEIGHBOURS)
+        far = [(i, c) for i, c in near[1:] if numbers_agree(numbers_of(row), sim.numbers[sim.index_of(idx.embedding.keys[i])])[0]]
+        assert far and far[0][1] >= decontam.NUM_COS, (row, near)  # the twentieth round matched it
+        assert idx.find(row) is None, row
+
+
+def test_formulas_that_clash_and_common_numbers_alone_are_not_a_copy(data_dir):
+    """Twenty-first round: "Solve for x: 5(x - 2) = 3x + 4" holds every number of a benchmark equation
+    with other formulas ("2/3 = 4/(x - 5)"): when both write formulas that hardly agree
+    (formulas_clash), neither agreeing numbers nor being the clearly nearest problem matches; and
+    numbers that are all common ones (2, 3, 4, 5: weight 0) need NUM_COS_COMMON. A rewording that
+    keeps the formula is still caught. Rows written for this test (each flagged by the
+    twentieth-round rules)."""
+    from reasonflux.synth.decontam import formula_pairs, formulas_clash
+
+    bench = [t for _, pid, t in benchmark_items(str(data_dir), ("math500",)) if pid == "test/algebra/988.json"][0]
+    assert formulas_clash(formula_pairs("Solve for $x$: $5(x-2) = 3x + 4$."), formula_pairs(bench))
+    assert not formulas_clash(formula_pairs("Find $x$ when $\\frac{2}{3} = \\frac{4}{x-5}$."), formula_pairs(bench))
+    assert not formulas_clash(formula_pairs("Solve for $x$."), formula_pairs(bench))  # no formula: nothing to clash
+    idx = build_index(benchmark_items(str(data_dir), ("math500",)), embed_model=_embedding_model())
+    for row in ["Solve for $x$: $5(x-2) = 3x + 4$.", "Solve for $x$: $2x + 3 = 4x - 5$.", "Solve $3x - 4 = 2(x + 5)$ for $x$."]:
+        assert numbers_agree(numbers_of(row), numbers_of(bench))[0], row
+        assert idx.find(row) is None, row
+    m = idx.find("Find the value of $x$ for which $\\frac{2}{3}$ equals $\\frac{4}{x-5}$.")
+    assert m is not None and m[2] == "test/algebra/988.json", m
+
+
+def test_a_product_written_out_is_a_list():
+    """Twenty-first round: "1 * 3 * 5 * 7 * ... * 199" is the odd numbers from 1 to 199, as a sum
+    written so is; its inside holds no datum ("divisible by 3, 5 and 7" is not in it). Three factors
+    stay three numbers. Cases written for this test."""
+    from reasonflux.synth.decontam import Similarity
+
+    assert numbers_of("the product $1 \\cdot 3 \\cdot 5 \\cdot 7 \\cdots 199$") == {"1", "199"}
+    assert numbers_of("the product $2 \\cdot 3 \\cdot 5$") == {"2", "3", "5"}
+    sim = Similarity([("t", "p", "How many of the first two hundred positive integers are divisible by $3$, $5$, and $7$?"),
+                      ("t", "q", "How many positive divisors does $360$ have?")])
+    row = "Find the remainder when the product $1 \\cdot 3 \\cdot 5 \\cdot 7 \\cdots 199$ of the odd integers below $200$ is divided by $1000$."
+    assert not sim.keeps_data(row, 0)
+    assert sim.keeps_data("Among the integers from 1 to 200, how many are multiples of 3, of 5 and of 7 at once?", 0)
+
+
+def test_a_sum_in_cents_is_read_in_dollars(data_dir):
+    """Twenty-first round: "124 cents" is "$1.24", "1 dollar and 5 cents" is "$1.05"; a rate in dollars
+    stays as written. Rows written for this test, two of them rewordings of MATH500 problems that
+    give their prices in the other unit (missed by the twentieth-round rules)."""
+    assert numbers_of("costs $124$ cents") == numbers_of("costs $\\$1.24$") == {"31/25"}
+    assert numbers_of("1 dollar and 5 cents") == numbers_of("$\\$1.05$") == {"21/20"}
+    assert numbers_of("200 cents") == {"2"} and numbers_of("one pound is worth 1.64 dollars") == {"1", "41/25"}
+    idx = build_index(benchmark_items(str(data_dir), ("math500",)), embed_model=_embedding_model())
+    for row, pid in [("Five pencils and one jumbo eraser come to $182$ cents, and three pencils with the same eraser come to $124$ "
+                      "cents. Find the cost of one pencil in cents.", "test/algebra/2743.json"),
+                     ("Hillary's eleven coins are all nickels and dimes, worth $\\$0.75$ altogether. How many of them are nickels?",
+                      "test/algebra/2199.json")]:
+        m = idx.find(row)
+        assert m is not None and m[2] == pid, (row, m)
