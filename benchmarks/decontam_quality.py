@@ -5,8 +5,8 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Twenty-two groups of sets, reported separately (each later group on benchmark problems no earlier
-one used, but the last seven, from ``blind_24to27``):
+Twenty-six groups of sets, reported separately (each later group on benchmark problems no earlier
+one used, but the last eleven, from ``blind_24to27``):
 - "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
   thresholds were tuned looking at the tune half only);
 - "fresh_b" (the ``_b`` files: written before the second round and never looked at while choosing
@@ -62,9 +62,21 @@ one used, but the last seven, from ``blind_24to27``):
   eighteenth-round rules and once after the nineteenth);
 - "blind_52to59" (``_52`` to ``_59``: written the same way by eight more writers after the nineteenth
   round was built, on 88 problems not in ``_24`` to ``_51``, the last 4 unused AIME problems and 84
-  MATH500; measured once on the nineteenth-round rules and once after the twentieth).
+  MATH500; measured once on the nineteenth-round rules and once after the twentieth);
+- "blind_60to67" (``_60`` to ``_67``: eight more writers after the twentieth round, on 88 MATH500
+  problems not in ``_24`` to ``_59``; measured once on the twentieth-round rules, then looked at for
+  the twenty-first);
+- "blind_68to74" (``_68`` to ``_74``: seven more writers, on the last 76 MATH500 problems not in
+  ``_24`` to ``_67`` and one AIME problem; measured once on the twentieth- and twenty-first-round
+  rules, then looked at for the twenty-second);
+- "blind_75to82" (``_75`` to ``_82``: eight more writers while the twenty-first round was finished, on
+  88 problems drawn again at random from those not in ``_60`` to ``_74``; measured once on the
+  twentieth- and twenty-first-round rules, then looked at for the twenty-second);
+- "blind_83to90" (``_83`` to ``_90``: eight more writers after the twenty-first round, on 88 problems
+  drawn again from those not in ``_68`` to ``_82``; measured once on the twenty-first- and
+  twenty-second-round rules).
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
-of the ``_c`` to ``_z``, ``_1`` to ``_59`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+of the ``_c`` to ``_z``, ``_1`` to ``_90`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
 named benchmark problem with other data or another question; some keep most of its wording), and
 false positives are also reported per class. Needs the
@@ -133,6 +145,7 @@ def _pair(letters) -> tuple[list[Path], list[Path]]:
 # while the nineteenth round was built; measured once on the eighteenth-round rules and once after it.
 # _52.._59: written blind by eight more on 88 problems not in _24.._51 after the nineteenth round;
 # measured once on it and once after the twentieth.
+# _60.._67, _68.._74, _75.._82, _83.._90: see the docstring.
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
         "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij"),
         "blind_klmn": _pair("klmn"), "blind_opqr": _pair("opqr"),
@@ -143,7 +156,9 @@ SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [I
         "blind_24to27": _pair(["24", "25", "26", "27"]), "blind_28to31": _pair(["28", "29", "30", "31"]),
         "blind_32to35": _pair(["32", "33", "34", "35"]), "blind_36to39": _pair(["36", "37", "38", "39"]),
         "blind_40to43": _pair(["40", "41", "42", "43"]), "blind_44to51": _pair([str(n) for n in range(44, 52)]),
-        "blind_52to59": _pair([str(n) for n in range(52, 60)])}
+        "blind_52to59": _pair([str(n) for n in range(52, 60)]), "blind_60to67": _pair([str(n) for n in range(60, 68)]),
+        "blind_68to74": _pair([str(n) for n in range(68, 75)]), "blind_75to82": _pair([str(n) for n in range(75, 83)]),
+        "blind_83to90": _pair([str(n) for n in range(83, 91)])}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."
