@@ -165,23 +165,24 @@ CLEAR_COS_ONCE = 0.75  # cosine from which the clear-nearest rule needs each num
 # problem; short problems with small numbers ("the lines y = 3x - 5 and 2x + y = 10") agreed with a
 # farther neighbour's numbers.
 # Twenty-first round, built on the 92 blind sets _c to _67 (stock-phrasing false positives 50 -> 40 of
-# 3283, near-topic 506 -> 496 of 2399, moderate 945 -> 947 of 1037, heavy 683 -> 682, light the same):
+# 3283, near-topic 506 -> 492 of 2399, moderate 945 -> 947 of 1037, heavy 683 -> 682, light the same):
 # agreeing numbers that weigh little match only the nearest problem at any cosine (every such match
-# of a farther neighbour on those sets was wrong); a row and a benchmark problem that both write
-# formulas that hardly agree are not matched on their numbers or on being the clearly nearest
-# (formulas_clash: "3(x - 4) = 2x + 5" and "2/3 = 4/(x - 5)"); a product "1 * 3 * 5 * ... * 99" is a
-# list, as a sum is; a sum in cents is read in dollars ("124 cents" is "$1.24").
+# of a farther neighbour on those sets was wrong), and at NUM_COS_COMMON when all of them are of the
+# commonest kind; a row and a benchmark problem that both write formulas that hardly agree are not
+# matched on their numbers or on being the clearly nearest (formulas_clash: "3(x - 4) = 2x + 5" and
+# "2/3 = 4/(x - 5)"); a product "1 * 3 * 5 * ... * 99" is a list, as a sum is; a sum in cents is read
+# in dollars ("124 cents" is "$1.24"). Measured once on _68 to _74 (written blind before it was
+# built): as round 20 but one near-topic row fewer; and once on _75 to _82 (written while it was
+# finished): one stock-phrasing row fewer.
 NUM_COS_COMMON = 0.85  # cosine needed when the agreeing numbers are all common ones (weight 0: 2, 3, 4, 5)
-# Measured once on _68 to _74 (written blind before it was built): as round 20 but one near-topic row
-# fewer; and once on _75 to _82 (written while it was finished): one stock-phrasing row fewer.
+FORMULA_MIN = 6  # formula pairs (formula_pairs) each side needs before its formulas can clash
+FORMULA_CLASH = 0.15  # pair_overlap under which they clash
 # Twenty-second round (no constant), built on the 108 blind sets _c to _82 (moderate 1088 -> 1095 of
 # 1202, heavy 782 -> 784, light 1193 -> 1194, stock phrasing 51 -> 51 of 3792, near-topic 562 -> 545
 # of 2790): a whole number written before a proper fraction in TeX is a mixed number ("33\frac{1}{3}",
 # "four and five-eighths" in words); an alternating sum "1 - 2 + 3 - ... - 100" is a list; a polygon's
 # name holds its number of sides ("nonagon" is 9). Measured once on _83 to _90 against round 21:
 # moderate 79 -> 81 of 88, heavy 61 -> 62, near-topic 36 -> 35 of 208, the rest the same.
-FORMULA_MIN = 6  # formula pairs (formula_pairs) each side needs before its formulas can clash
-FORMULA_CLASH = 0.15  # pair_overlap under which they clash
 EMBED_CHUNK = 1024  # training rows encoded per batch
 # Seventeenth round: the embedding stage's signals weighed together by a logistic model fitted on the
 # labeled sets (benchmarks/fit_decontam_weights.py: every paraphrase row and its own benchmark problem
@@ -284,7 +285,8 @@ _PARTS = {"half": ".5", "quarter": ".25"}
 
 
 def _mixed_numbers(ws: list[str]) -> list[str]:
-    """A whole number and a half or a quarter in words as one number: "six and a half" -> "6.5"."""
+    """A whole number and a half or a quarter in words as one number: "six and a half" -> "6.5" (a
+    whole number and a fraction in words, "four and five-eighths", is joined by :func:`_fraction_words`)."""
     out: list[str] = []
     i = 0
     while i < len(ws):
@@ -452,6 +454,8 @@ def _repeating(m: re.Match) -> str:
     whole, head, block = (m.group(1), m.group(2), m.group(3)) if m.group(3) else (m.group(4), m.group(5), m.group(6))
     v = Fraction(int(head + block) - int(head or 0), 10 ** len(head) * (10 ** len(block) - 1)) + int(whole or 0)
     return f" ( {v.numerator} ) / ( {v.denominator} ) "
+
+
 _POLYGON_SIDES = {f"{name}{plural}": str(n) for name, n in (
     ("pentagon", 5), ("hexagon", 6), ("heptagon", 7), ("octagon", 8), ("nonagon", 9), ("decagon", 10),
     ("hendecagon", 11), ("undecagon", 11), ("dodecagon", 12), ("icosagon", 20)) for plural in ("", "s")}
@@ -1057,7 +1061,8 @@ class Embedding:
         (:func:`numbers_agree`), the similarity score is at least ``NUM_SIM_FLOOR`` and the cosine
         at least ``NUM_COS``, or ``NUM_COS_MANY`` when ``NUM_MANY`` or more numbers agree (a re-told
         problem keeps its numbers while its story, and so its embedding, moves away; only for the
-        nearest problem unless the numbers weigh ``RARE_NUMBER_WEIGHT``), or (c) their
+        nearest problem unless the numbers weigh ``RARE_NUMBER_WEIGHT``, and at ``NUM_COS_COMMON``
+        when they weigh nothing), or (c) their
         numbers agree on ``AGREE_SHARED`` or more numbers weighing ``RARE_NUMBER_WEIGHT`` together
         (:meth:`Similarity.number_weight`) and the cosine is at least ``AGREE_COS``, or (d) it is the
         nearest, at a cosine of at least ``CLEAR_COS`` and ``CLEAR_MARGIN`` above the second nearest,
