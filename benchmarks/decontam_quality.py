@@ -5,8 +5,8 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Twenty-six groups of sets, reported separately (each later group on benchmark problems no earlier
-one used, but the last eleven, from ``blind_24to27``):
+Thirty groups of sets, reported separately (each later group on benchmark problems no earlier
+one used, but the last fifteen, from ``blind_24to27``):
 - "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
   thresholds were tuned looking at the tune half only);
 - "fresh_b" (the ``_b`` files: written before the second round and never looked at while choosing
@@ -74,9 +74,23 @@ one used, but the last eleven, from ``blind_24to27``):
   twentieth- and twenty-first-round rules, then looked at for the twenty-second);
 - "blind_83to90" (``_83`` to ``_90``: eight more writers after the twenty-first round, on 88 problems
   drawn again from those not in ``_68`` to ``_82``; measured once on the twenty-first- and
-  twenty-second-round rules).
+  twenty-second-round rules, then looked at (with all groups before it) to fit the twenty-third
+  round's trees);
+- "blind_91to98" (``_91`` to ``_98``: eight more writers after the twenty-second round, on 88 problems
+  drawn again from those not in ``_75`` to ``_90``; measured once on the twenty-second-round rules,
+  then fitted on for the twenty-third);
+- "blind_99to106" (``_99`` to ``_106``: eight more writers while the twenty-third round was built, on
+  88 problems drawn again from those not in ``_83`` to ``_98``; measured once on the first
+  twenty-third-round trees (matching from 0.5), then looked at: the trees were refitted with it and
+  match from 0.8);
+- "blind_107to114" (``_107`` to ``_114``: eight more writers after that, on 88 problems drawn again
+  from those not in ``_91`` to ``_106``; neither fitted on nor looked at, and measured once on the
+  final twenty-third round);
+- "blind_115to122" (``_115`` to ``_122``: eight more writers after that, on 88 problems drawn again
+  from those not in ``_99`` to ``_114``; neither fitted on nor looked at, and measured once on the
+  final twenty-third round, as a second group).
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
-of the ``_c`` to ``_z``, ``_1`` to ``_90`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+of the ``_c`` to ``_z``, ``_1`` to ``_122`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
 named benchmark problem with other data or another question; some keep most of its wording), and
 false positives are also reported per class. Needs the
@@ -145,7 +159,7 @@ def _pair(letters) -> tuple[list[Path], list[Path]]:
 # while the nineteenth round was built; measured once on the eighteenth-round rules and once after it.
 # _52.._59: written blind by eight more on 88 problems not in _24.._51 after the nineteenth round;
 # measured once on it and once after the twentieth.
-# _60.._67, _68.._74, _75.._82, _83.._90: see the docstring.
+# _60.._67 and the later groups up to _115.._122: see the docstring.
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
         "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij"),
         "blind_klmn": _pair("klmn"), "blind_opqr": _pair("opqr"),
@@ -158,7 +172,9 @@ SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [I
         "blind_40to43": _pair(["40", "41", "42", "43"]), "blind_44to51": _pair([str(n) for n in range(44, 52)]),
         "blind_52to59": _pair([str(n) for n in range(52, 60)]), "blind_60to67": _pair([str(n) for n in range(60, 68)]),
         "blind_68to74": _pair([str(n) for n in range(68, 75)]), "blind_75to82": _pair([str(n) for n in range(75, 83)]),
-        "blind_83to90": _pair([str(n) for n in range(83, 91)])}
+        "blind_83to90": _pair([str(n) for n in range(83, 91)]), "blind_91to98": _pair([str(n) for n in range(91, 99)]),
+        "blind_99to106": _pair([str(n) for n in range(99, 107)]), "blind_107to114": _pair([str(n) for n in range(107, 115)]),
+        "blind_115to122": _pair([str(n) for n in range(115, 123)])}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."

@@ -348,7 +348,7 @@ def test_the_clearly_nearest_problem_with_all_its_numbers_written_is_a_copy(data
     other = "Let $x,$ $y,$ and $z$ be positive real numbers such that $xyz = 5.$  Find the minimum value of \\[x^4 + 4y^2 + 4z^4.\\]"
     assert idx.find(other) is None
     monkeypatch.setattr(decontam, "CLEAR_COS", 2.0)  # without the twelfth-round path the rewording is missed
-    assert idx.find(row) is None
+    assert idx._propose(row) is None and idx.find(row) is None
 
 
 def test_a_sign_word_holds_a_benchmark_zero():
@@ -475,7 +475,9 @@ def test_the_learned_path_weighs_the_signals_together(monkeypatch):
     assert p >= decontam.COPY_P
     assert idx.find(row)[:3] == ("embedding", "t", "trains")
     assert idx.find(other) is None
-    monkeypatch.setattr(decontam, "COPY_WEIGHTS", {})  # without the learned path the re-telling is missed
+    monkeypatch.setattr(idx.embedding, "trees", None)  # without the trees that judge the rules, the rules decide
+    assert idx.find(row)[:3] == ("embedding", "t", "trains")
+    monkeypatch.setattr(decontam, "COPY_WEIGHTS", {})  # and without the learned path the re-telling is missed
     assert idx.find(row) is None
 
 
@@ -669,7 +671,8 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
 # benchmark problems no other set used, the later ones also on problems earlier sets used
 BLIND_UNUSED = [*"cdefghijklmnopqrstuvwxyz123456789a", *map(str, range(10, 24))]
 BLIND_DRAWN = [*map(str, range(24, 75))]  # drawn from problems not in the sets since _24
-BLIND_AGAIN = [[*map(str, range(75, 83))], [*map(str, range(83, 91))]]  # every problem used once: drawn again, per group
+BLIND_AGAIN = [[*map(str, range(a, b))] for a, b in ((75, 83), (83, 91), (91, 99), (99, 107), (107, 115), (115, 123))]  # every problem used once:
+# drawn again, per group
 BLIND = [*BLIND_UNUSED, *BLIND_DRAWN, *(x for group in BLIND_AGAIN for x in group)]
 
 
@@ -693,17 +696,20 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on the 115
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 115 sets
-    with the twenty-second-round rules: light 1257/1265, moderate 1151/1265, heavy 827/1265, false
-    positives on stock-phrasing innocents 58/3902, on near-topic innocents 580/2998; measured once on
-    rules built without them: _24 to _27 44/44, 36/44, 23/44, 5/136, 35/104; _28 to _31 43/44, 42/44, 33/44,
-    3/136, 22/104; _32 to _35 44/44, 39/44, 27/44, 0/136, 33/104; _36 to _39 44/44, 35/44, 35/44,
-    1/136, 22/104; _40 to _43 44/44, 38/44, 30/44, 3/136, 27/104; _44 to _51 87/88, 79/88, 57/88,
-    8/272, 37/208; _52 to _59 88/88, 79/88, 56/88, 5/272, 43/208; _60 to _67 88/88, 81/88, 65/88,
-    8/272, 36/208; _68 to _74 76/77, 69/77, 41/77, 4/238, 33/182; _75 to _82 86/88, 72/88, 59/88,
-    7/271, 37/209; _83 to _90 88/88, 81/88, 62/88, 7/272, 35/208), so a regression fails; the moderate
-    goal (90%) is met over all of them but not on the groups measured once taken together."""
+    """The product's default (exact + similarity + embedding with the packaged model) on the 139
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 139 sets
+    with the twenty-third round's rules and trees: light 1605/1617, moderate 1452/1617, heavy
+    1221/1617, false positives on stock-phrasing innocents 55/4990, on near-topic innocents 715/3830;
+    measured once on rules built without them: _24 to _27 44/44, 36/44, 23/44, 5/136, 35/104; _28 to
+    _31 43/44, 42/44, 33/44, 3/136, 22/104; _32 to _35 44/44, 39/44, 27/44, 0/136, 33/104; _36 to _39
+    44/44, 35/44, 35/44, 1/136, 22/104; _40 to _43 44/44, 38/44, 30/44, 3/136, 27/104; _44 to _51
+    87/88, 79/88, 57/88, 8/272, 37/208; _52 to _59 88/88, 79/88, 56/88, 5/272, 43/208; _60 to _67
+    88/88, 81/88, 65/88, 8/272, 36/208; _68 to _74 76/77, 69/77, 41/77, 4/238, 33/182; _75 to _82
+    86/88, 72/88, 59/88, 7/271, 37/209; _83 to _90 88/88, 81/88, 62/88, 7/272, 35/208; _91 to _98
+    87/88, 78/88, 59/88, 8/272, 53/208; _99 to _106 (the first trees) 87/88, 72/88, 78/88, 17/272,
+    42/208; _107 to _114 87/88, 79/88, 71/88, 5/272, 43/208; _115 to _122 87/88, 71/88, 78/88, 3/272,
+    56/208), so a regression fails; the moderate goal (90%) is missed narrowly over all of them and
+    on the groups measured once taken together."""
     model = _embedding_model()
     idx = build_index(benchmark_items(str(data_dir)), embed_model=model)
     para = [p for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl")]
@@ -712,7 +718,7 @@ def test_blind_sets_with_the_default_stages(data_dir):
     kinds = {p["id"]: p["kind"] for p in innocent}
     stock = [i for i in fp if kinds[i] != "near-topic"]
     n_stock = sum(k != "near-topic" for k in kinds.values())
-    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.88 and recall["heavy"] >= 0.6, recall
+    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.88 and recall["heavy"] >= 0.7, recall
     assert len(stock) / n_stock <= 0.02, stock
     assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.24, fp
 
@@ -745,9 +751,11 @@ def test_a_steady_list_written_out_reads_as_its_ends():
 
 
 def _only_clear_rule(monkeypatch):
-    """Switch off every embedding rule but the clear-nearest one (and the cosine-plus-score one)."""
+    """Switch off every embedding rule but the clear-nearest one (and the cosine-plus-score one), and the
+    trees that judge the rules (indexes built after this call): these tests are about one rule."""
     from reasonflux.synth import decontam
 
+    monkeypatch.setattr(decontam, "LEARNED_MODEL", "")
     monkeypatch.setattr(decontam, "NUM_COS", 2.0)
     monkeypatch.setattr(decontam, "NUM_COS_MANY", 2.0)
     monkeypatch.setattr(decontam, "AGREE_SHARED", 99)
@@ -845,7 +853,10 @@ def test_a_row_is_named_after_the_clearly_nearest_problem(monkeypatch):
     monkeypatch.setattr(sim, "best", lambda text: (wrong, 0.9))
     m = idx.find(row)
     assert m is not None and m[:3] == ("embedding", "t", "poly"), m
-    monkeypatch.setattr(decontam, "CLEAR_MARGIN", 2.0)  # not clearly nearer: the similarity stage's match stands
+    monkeypatch.setattr(decontam, "CLEAR_MARGIN", 2.0)  # not clearly nearer: the similarity stage's match stands,
+    assert idx._propose(row)[:3] == ("similarity", "t", "other")
+    assert idx.find(row) is None  # but the trees drop the wrong problem (twenty-third round)
+    monkeypatch.setattr(idx.embedding, "trees", None)
     m = idx.find(row)
     assert m is not None and m[:3] == ("similarity", "t", "other"), m
 
@@ -894,7 +905,8 @@ def test_formulas_that_clash_and_common_numbers_alone_are_not_a_copy(data_dir):
     (formulas_clash), neither agreeing numbers nor being the clearly nearest problem matches; and
     numbers that are all common ones (2, 3, 4, 5: weight 0) need NUM_COS_COMMON. A rewording that
     keeps the formula is still caught. Rows written for this test (each flagged by the
-    twentieth-round rules)."""
+    twentieth-round rules). "2x + 3 = 4x - 5" does not clash with "2/3 = 4/(x - 5)" (their formula
+    pairs overlap 0.56): the twenty-third round's trees give it 0.46, under LEARNED_P."""
     from reasonflux.synth.decontam import formula_pairs, formulas_clash
 
     bench = [t for _, pid, t in benchmark_items(str(data_dir), ("math500",)) if pid == "test/algebra/988.json"][0]
@@ -904,7 +916,8 @@ def test_formulas_that_clash_and_common_numbers_alone_are_not_a_copy(data_dir):
     idx = build_index(benchmark_items(str(data_dir), ("math500",)), embed_model=_embedding_model())
     for row in ["Solve for $x$: $5(x-2) = 3x + 4$.", "Solve for $x$: $2x + 3 = 4x - 5$.", "Solve $3x - 4 = 2(x + 5)$ for $x$."]:
         assert numbers_agree(numbers_of(row), numbers_of(bench))[0], row
-        assert idx.find(row) is None, row
+        assert idx._propose(row) is None, row  # the rules propose nothing
+        assert idx.find(row) is None, row  # nor do the trees
     m = idx.find("Find the value of $x$ for which $\\frac{2}{3}$ equals $\\frac{4}{x-5}$.")
     assert m is not None and m[2] == "test/algebra/988.json", m
 
@@ -961,3 +974,101 @@ def test_an_alternating_sum_reworded_is_caught(data_dir):
     idx = build_index(benchmark_items(str(data_dir), ("math500",)), embed_model=_embedding_model())
     m = idx.find("Compute the alternating sum $1 - 2 + 3 - 4 + \\cdots + 99 - 100$ of the first hundred positive integers.")
     assert m is not None and m[2] == "test/intermediate_algebra/134.json", m
+
+
+# Twenty-third round: rows written for these tests, after the trees were fitted (none is in a labeled set)
+_JUDGE_COPIES = [
+    ("test/algebra/1199.json", "A function f has an inverse, written f^{-1}. We know that f sends 1 to 2, sends 2 to 6 and sends "
+                               "3 to 5. Evaluate the inverse function applied twice to 6, that is, f^{-1}(f^{-1}(6))."),
+    ("test/algebra/170.json", "Count the integers x for which the distance between x and 2 on the number line is at most 5.6."),
+    ("test/precalculus/681.json", "Find the value of the cube of sin 18 degrees added to the square of sin 18 degrees."),
+    ("test/number_theory/72.json", "List, from smallest to largest, every positive integer that has precisely three positive "
+                                   "divisors. Which number is fifth on this list?"),
+    ("test/geometry/686.json", "Take a regular nine-sided polygon whose sides each measure 2 units. Form the region S made of "
+                               "every point inside the polygon together with every point lying within 1 unit of some point on "
+                               "its boundary. Find the perimeter of S in units."),
+    ("test/algebra/841.json", "A savings jar grows by the same amount every week. In week 4 it holds 200 coins and in week 8 it "
+                              "holds 500 coins. How many coins does it hold in week 6?"),
+    ("test/number_theory/488.json", "Three runners wear consecutive positive integers as bib numbers. The total of their bib "
+                                    "numbers is a three-digit palindrome below 220. What is the largest bib number the "
+                                    "highest-numbered runner can have?")]
+_JUDGE_INNOCENT = [
+    "The probability that a fair coin tossed $6$ times shows exactly $2$ heads can be written as $\\frac{m}{n}$, where $m$ "
+    "and $n$ are relatively prime positive integers. Find $m+n$.",
+    "Find the remainder when $7^{2024}$ is divided by $1000$.",
+    "A rectangle has perimeter $30$ and area $54$. What is the length of its diagonal? Express your answer in simplest radical form.",
+    "Find all real $x$ such that $2x^2 + 3x - 2 = 0$. Enter all the solutions, separated by commas.",
+    "Compute $\\dbinom{9}{4}$.", "What is the greatest common divisor of $84$ and $126$?",
+    "If $3x + 5 = 2x - 4$, what is the value of $x$?",
+    "Find the midpoint of the segment with endpoints $(2, 7)$ and $(-4, 3)$. Enter your answer as an ordered pair.",
+    "How many positive divisors does $180$ have?", "Solve for $x$: $\\sqrt{2x+7} = 5$.",
+    "The second term of an arithmetic sequence is $14$ and the fifth term is $29$. What is the tenth term?",
+    "Let $f(x) = 3x + 2$ and $g(x) = x^2$. Find $f(g(3))$.", "How many three-digit palindromes are divisible by $3$?",
+    "A bag has $4$ red balls and $6$ blue balls. Two balls are drawn without replacement. What is the probability that they "
+    "are the same color? Express your answer as a common fraction.",
+    "Find the product of the roots of $x^3 - 6x^2 + 11x - 6 = 0$.",
+    "What is the distance between the points $(1, 2)$ and $(7, 10)$?",
+    "The sum of four consecutive even integers is $108$. What is the largest of them?",
+    "How many positive integers less than $100$ are multiples of $6$ but not of $9$?",
+    "If $x + y = 10$ and $x - y = 4$, what is $xy$?"]
+
+
+def test_the_trees_judge_what_the_rules_propose(data_dir):
+    """Twenty-third round, on rows written after the fit: rewordings and re-tellings are caught with the
+    trees judging, short problems in stock phrasing (several on the topic and numbers of a benchmark
+    problem: arithmetic sequences, palindromes, compositions of functions) are not. A short quadratic
+    sharing two coefficients with a benchmark polynomial ("2x^2 - 9x + 14" against "x^4 + 5x^3 + 9x^2 -
+    x - 14") gets 0.66 from the trees: flagged when they matched from 0.5, not from LEARNED_P (0.8)."""
+    from reasonflux.synth import decontam
+
+    idx = build_index(benchmark_items(str(data_dir)), embed_model=_embedding_model())
+    assert idx.embedding.trees is not None
+    for pid, row in _JUDGE_COPIES:
+        m = idx.find(row)
+        assert m is not None and m[2] == pid, (pid, m)
+    assert [t for t in _JUDGE_INNOCENT if idx.find(t)] == []
+    known = "Find the sum of the roots of $2x^2 - 9x + 14 = 0$. Express your answer as a common fraction."
+    assert idx._propose(known) is None and idx.find(known) is None
+    (i, _, p), *_ = idx.embedding.candidates(known, idx.similarity)
+    assert idx.embedding.keys[i][1] == "test/intermediate_algebra/1102.json" and 0.5 <= p < decontam.LEARNED_P
+
+
+def test_the_shipped_trees_and_turning_them_off(monkeypatch, tmp_path):
+    """The shipped model weighs LEARNED_FEATURES and was fitted on the groups up to blind_99to106, with
+    blind_107to114 held out; an empty LEARNED_MODEL turns the judge off; a model for other features is
+    refused by name."""
+    from reasonflux.synth import decontam
+    from reasonflux.synth.trees import Trees
+
+    trees = decontam.learned_model()
+    assert trees.features == list(decontam.LEARNED_FEATURES) and len(trees.trees) == 200
+    assert trees.meta["held_out"] == ["blind_107to114"] and "blind_99to106" in trees.meta["groups"]
+    base = {k: 0.0 for k in decontam.LEARNED_FEATURES}
+    copy = base | {"cos": 0.9, "margin": 0.3, "s": 0.6, "keeps": 1.0, "setrec": 1.0, "cntrec": 1.0, "prec": 1.0, "agree": 1.0,
+                   "pairs": 0.8, "nb": 1.6, "nrow": 1.6}
+    assert trees.probability(copy) > 0.5
+    assert trees.probability(copy | {"cos": 0.5, "margin": 0.0, "rank": 2.0, "gap": 0.2, "keeps": 0.0, "changes": 1.0}) < 0.2
+    monkeypatch.setattr(decontam, "LEARNED_MODEL", "")
+    assert decontam.learned_model() is None
+    Trees(["x"], 0.0, [[[-1, 0.0]]]).save(tmp_path / "m.json")
+    monkeypatch.setattr(decontam, "LEARNED_MODEL", str(tmp_path / "m.json"))
+    with pytest.raises(ValueError, match="features"):
+        decontam.learned_model()
+
+
+def test_fit_decontam_model_judges_as_the_index_does():
+    """benchmarks/fit_decontam_model.py's judgement mirrors Index.find: an n-gram match stands; a
+    proposal under the veto is dropped; otherwise the likeliest neighbour whose formulas do not clash
+    matches from p."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fit_m", Path(__file__).resolve().parents[1] / "benchmarks" / "fit_decontam_model.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    row = {"stage": "embedding", "proposal": "a", "clash": []}
+    assert mod.judged(row, {"a": 0.3, "b": 0.9}, 0.2, 0.5) == "a"
+    assert mod.judged(row, {"a": 0.1, "b": 0.9}, 0.2, 0.5) == "b"
+    assert mod.judged(row | {"clash": ["b"]}, {"a": 0.1, "b": 0.9}, 0.2, 0.5) is None
+    assert mod.judged(row | {"proposal": "far"}, {"a": 0.1}, 0.2, 0.5) == "far"  # not among the neighbours: stands
+    assert mod.judged(row | {"stage": "ngram"}, {"a": 0.0}, 0.2, 0.5) == "a"
+    assert mod.judged(row | {"proposal": None}, {"a": 0.45}, 0.2, 0.5) is None
