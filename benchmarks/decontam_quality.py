@@ -181,6 +181,17 @@ EMB = "13-gram + sim. + embed."
 GOALS = {"light": 0.9, "moderate": 0.9, "heavy": 0.5, "fp": 0.02}
 
 
+def fit_parser(doc: str, hold_out: str, out: Path) -> argparse.ArgumentParser:
+    """The options the fitting scripts share: --data-dir, --hold-out (default ``hold_out``),
+    --embed-model, --out (default ``out``)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--data-dir", default=os.environ.get("REASONFLUX_DATA_DIR") or str(REPO.parent / "shared" / "benchdata"))
+    ap.add_argument("--hold-out", default=hold_out, help="comma-separated groups of decontam_quality.py not fitted on")
+    ap.add_argument("--embed-model", default=None)
+    ap.add_argument("--out", default=str(out))
+    return ap
+
+
 def fit_inputs(args) -> tuple[str, set[str]] | None:
     """For the fitting scripts (fit_decontam_weights.py, fit_decontam_model.py): the embedding model
     (``args.embed_model``) and the held-out groups (``args.hold_out``), or None after a one-line error

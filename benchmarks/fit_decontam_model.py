@@ -23,9 +23,7 @@ neither fitted on nor reported.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -33,12 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from decontam_quality import SETS, fit_inputs, read  # noqa: E402
+from decontam_quality import SETS, fit_inputs, fit_parser, read  # noqa: E402
 
 from reasonflux.synth import decontam as D  # noqa: E402
 from reasonflux.synth.trees import fit  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "decontam_model.json"
 CLASSES = ("light", "moderate", "heavy", "stock", "near-topic")
 SETTINGS = {"n_trees": 200, "rate": 0.05, "depth": 4, "min_leaf": 20, "lam": 1.0, "bins": 64}
@@ -75,14 +72,10 @@ def tally(rows: list[dict], decide) -> Counter:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default=os.environ.get("REASONFLUX_DATA_DIR") or str(REPO.parent / "shared" / "benchdata"))
-    ap.add_argument("--hold-out", default="blind_107to114", help="comma-separated groups of decontam_quality.py not fitted on")
+    ap = fit_parser(__doc__, "blind_107to114", RESULTS)
     ap.add_argument("--veto", type=float, default=D.VETO_P, help="probability under which a proposal of the rules is dropped")
     ap.add_argument("--p", type=float, default=D.LEARNED_P, help="probability from which the likeliest neighbour matches")
-    ap.add_argument("--embed-model", default=None)
     ap.add_argument("--out-model", default=str(Path(D.LEARNED_MODEL)), help="where the trees fitted on all groups go")
-    ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
     inputs = fit_inputs(args)
     if inputs is None:

@@ -19,9 +19,7 @@ innocents; near-topic innocents).
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -29,11 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from decontam_quality import SETS, fit_inputs, read  # noqa: E402
+from decontam_quality import SETS, fit_inputs, fit_parser, read  # noqa: E402
 
 from reasonflux.synth import decontam as D  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "decontam_weights.json"
 
 
@@ -64,12 +61,8 @@ def label_class(row: dict) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default=os.environ.get("REASONFLUX_DATA_DIR") or str(REPO.parent / "shared" / "benchdata"))
-    ap.add_argument("--hold-out", default="blind_44to51,blind_52to59", help="comma-separated groups of decontam_quality.py not fitted on")
+    ap = fit_parser(__doc__, "blind_44to51,blind_52to59", RESULTS)
     ap.add_argument("--p", type=float, default=D.COPY_P, help="probability from which the path matches")
-    ap.add_argument("--embed-model", default=None)
-    ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
     inputs = fit_inputs(args)
     if inputs is None:
