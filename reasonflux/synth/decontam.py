@@ -212,8 +212,8 @@ COPY_WEIGHTS: dict[str, float] = {
 COPY_BIAS = -2.8761
 # Twenty-third round: gradient-boosted trees (reasonflux/synth/trees.py) weigh the same signals, for each
 # of the three nearest benchmark problems (with its rank and its cosine's gap to the nearest), and judge
-# what the rules above propose: a proposal the trees give under VETO_P is dropped (most stock-phrasing
-# false positives), and when nothing is proposed the likeliest of the three matches from LEARNED_P
+# what the rules above propose: a proposal the trees give under VETO_P is dropped (about a third of the
+# rules' stock-phrasing false positives), and when nothing is proposed the likeliest of the three matches from LEARNED_P
 # unless its formulas clash with the row's (formulas_clash, as in rules (b) and (d)).
 # Fitted by benchmarks/fit_decontam_model.py on the 131 labeled sets up to _106 (leave-one-group-out
 # over their 28 groups: see its docstring and benchmarks/results/decontam_model.json); the model ships
