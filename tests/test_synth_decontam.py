@@ -347,8 +347,11 @@ def test_the_clearly_nearest_problem_with_all_its_numbers_written_is_a_copy(data
     assert idx.find(row)[:3] == ("embedding", "math500", "test/intermediate_algebra/966.json")
     other = "Let $x,$ $y,$ and $z$ be positive real numbers such that $xyz = 5.$  Find the minimum value of \\[x^4 + 4y^2 + 4z^4.\\]"
     assert idx.find(other) is None
-    monkeypatch.setattr(decontam, "CLEAR_COS", 2.0)  # without the twelfth-round path the rewording is missed
-    assert idx._propose(row) is None and idx.find(row) is None
+    monkeypatch.setattr(decontam, "CLEAR_COS", 2.0)  # without the twelfth-round path the rules miss the rewording;
+    assert idx._propose(row) is None  # since the twenty-fourth round the trees catch it on their own
+    assert idx.find(row)[:3] == ("embedding", "math500", "test/intermediate_algebra/966.json")
+    idx.embedding.trees = None
+    assert idx.find(row) is None
 
 
 def test_a_sign_word_holds_a_benchmark_zero():
@@ -561,6 +564,7 @@ def test_a_benchmark_problem_without_numbers_needs_a_higher_cosine(data_dir, mon
                           "What fraction of the area of the square is the area of triangle $ABE$?"),
              ("t", "far", "How many positive divisors does $360$ have?")]
     idx = build_index(bench, embed_model=_embedding_model())
+    idx.embedding.trees = None  # one rule on a 2-problem index: not what the trees were fitted on
     row = "Square ABCD has side 4 and E is the midpoint of side CD. What fraction of the square's area does triangle ABE cover?"
     m = idx.find(row)
     assert m is not None and m[:3] == ("embedding", "t", "fig") and m[3] >= decontam.CLEAR_COS_BARE, m
@@ -671,7 +675,7 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
 # benchmark problems no other set used, the later ones also on problems earlier sets used
 BLIND_UNUSED = [*"cdefghijklmnopqrstuvwxyz123456789a", *map(str, range(10, 24))]
 BLIND_DRAWN = [*map(str, range(24, 75))]  # drawn from problems not in the sets since _24
-BLIND_AGAIN = [[*map(str, range(a, b))] for a, b in ((75, 83), (83, 91), (91, 99), (99, 107), (107, 115), (115, 123))]  # every problem used once:
+BLIND_AGAIN = [[*map(str, range(a, b))] for a, b in ((75, 83), (83, 91), (91, 99), (99, 107), (107, 115), (115, 123), (123, 131))]  # every problem used once:
 # drawn again, per group
 BLIND = [*BLIND_UNUSED, *BLIND_DRAWN, *(x for group in BLIND_AGAIN for x in group)]
 
@@ -696,10 +700,10 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on the 139
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 139 sets
-    with the twenty-third round's rules and trees: light 1605/1617, moderate 1452/1617, heavy
-    1221/1617, false positives on stock-phrasing innocents 55/4990, on near-topic innocents 715/3830;
+    """The product's default (exact + similarity + embedding with the packaged model) on the 147
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 147 sets
+    with the twenty-fourth round's rules and trees: light 1689/1705, moderate 1554/1705, heavy
+    1373/1705, false positives on stock-phrasing innocents 30/5262, on near-topic innocents 679/4038;
     measured once on rules built without them: _24 to _27 44/44, 36/44, 23/44, 5/136, 35/104; _28 to
     _31 43/44, 42/44, 33/44, 3/136, 22/104; _32 to _35 44/44, 39/44, 27/44, 0/136, 33/104; _36 to _39
     44/44, 35/44, 35/44, 1/136, 22/104; _40 to _43 44/44, 38/44, 30/44, 3/136, 27/104; _44 to _51
@@ -708,8 +712,9 @@ def test_blind_sets_with_the_default_stages(data_dir):
     86/88, 72/88, 59/88, 7/271, 37/209; _83 to _90 88/88, 81/88, 62/88, 7/272, 35/208; _91 to _98
     87/88, 78/88, 59/88, 8/272, 53/208; _99 to _106 (the first trees) 87/88, 72/88, 78/88, 17/272,
     42/208; _107 to _114 87/88, 79/88, 71/88, 5/272, 43/208; _115 to _122 87/88, 71/88, 78/88, 3/272,
-    56/208), so a regression fails; the moderate goal (90%) is missed narrowly over all of them and
-    on the groups measured once taken together."""
+    56/208; _123 to _130 (the twenty-fourth round) 87/88, 77/88, 79/88, 3/272, 40/208), so a regression
+    fails; the moderate goal (90%) is met over all of them (in-sample) but missed on the groups
+    measured once taken together."""
     model = _embedding_model()
     idx = build_index(benchmark_items(str(data_dir)), embed_model=model)
     para = [p for x in BLIND for p in _read(f"decontam_paraphrases_{x}.jsonl")]
@@ -718,9 +723,9 @@ def test_blind_sets_with_the_default_stages(data_dir):
     kinds = {p["id"]: p["kind"] for p in innocent}
     stock = [i for i in fp if kinds[i] != "near-topic"]
     n_stock = sum(k != "near-topic" for k in kinds.values())
-    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.88 and recall["heavy"] >= 0.7, recall
-    assert len(stock) / n_stock <= 0.02, stock
-    assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.24, fp
+    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.89 and recall["heavy"] >= 0.77, recall
+    assert len(stock) / n_stock <= 0.012, stock
+    assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.2, fp
 
 
 def test_two_hundreds_joined_by_and_are_two_numbers():
@@ -855,7 +860,8 @@ def test_a_row_is_named_after_the_clearly_nearest_problem(monkeypatch):
     assert m is not None and m[:3] == ("embedding", "t", "poly"), m
     monkeypatch.setattr(decontam, "CLEAR_MARGIN", 2.0)  # not clearly nearer: the similarity stage's match stands,
     assert idx._propose(row)[:3] == ("similarity", "t", "other")
-    assert idx.find(row) is None  # but the trees drop the wrong problem (twenty-third round)
+    m = idx.find(row)  # but the trees drop the wrong problem (twenty-third round) and, since the twenty-fourth,
+    assert m is not None and m[:3] == ("embedding", "t", "poly"), m  # match the right one on their own
     monkeypatch.setattr(idx.embedding, "trees", None)
     m = idx.find(row)
     assert m is not None and m[:3] == ("similarity", "t", "other"), m
@@ -906,7 +912,8 @@ def test_formulas_that_clash_and_common_numbers_alone_are_not_a_copy(data_dir):
     numbers that are all common ones (2, 3, 4, 5: weight 0) need NUM_COS_COMMON. A rewording that
     keeps the formula is still caught. Rows written for this test (each flagged by the
     twentieth-round rules). "2x + 3 = 4x - 5" does not clash with "2/3 = 4/(x - 5)" (their formula
-    pairs overlap 0.56): the twenty-third round's trees give it 0.46, under LEARNED_P."""
+    pairs overlap 0.56): the twenty-third round's trees give it 0.46, under LEARNED_P. The rules catch a
+    rewording that keeps the formula; the twenty-fourth round's trees drop it (below)."""
     from reasonflux.synth.decontam import formula_pairs, formulas_clash
 
     bench = [t for _, pid, t in benchmark_items(str(data_dir), ("math500",)) if pid == "test/algebra/988.json"][0]
@@ -918,8 +925,15 @@ def test_formulas_that_clash_and_common_numbers_alone_are_not_a_copy(data_dir):
         assert numbers_agree(numbers_of(row), numbers_of(bench))[0], row
         assert idx._propose(row) is None, row  # the rules propose nothing
         assert idx.find(row) is None, row  # nor do the trees
-    m = idx.find("Find the value of $x$ for which $\\frac{2}{3}$ equals $\\frac{4}{x-5}$.")
+    kept = "Find the value of $x$ for which $\\frac{2}{3}$ equals $\\frac{4}{x-5}$."
+    m = idx._propose(kept)
     assert m is not None and m[2] == "test/algebra/988.json", m
+    # a known miss since the twenty-fourth round: its trees give this rewording 0.23, under VETO_P (0.3),
+    # and drop it; its only data are common numbers (2, 3, 4, 5), so it holds no word, number or formula
+    # weight of the problem's (wsh, nsh, sksh near 0) and only the cosine (0.89) and formula pairs speak for it
+    assert idx.find(kept) is None
+    idx.embedding.trees = None
+    assert idx.find(kept)[2] == "test/algebra/988.json"
 
 
 def test_a_product_written_out_is_a_list():
@@ -1018,7 +1032,9 @@ def test_the_trees_judge_what_the_rules_propose(data_dir):
     trees judging, short problems in stock phrasing (several on the topic and numbers of a benchmark
     problem: arithmetic sequences, palindromes, compositions of functions) are not. A short quadratic
     sharing two coefficients with a benchmark polynomial ("2x^2 - 9x + 14" against "x^4 + 5x^3 + 9x^2 -
-    x - 14") gets 0.66 from the trees: flagged when they matched from 0.5, not from LEARNED_P (0.8)."""
+    x - 14") got 0.66 from the twenty-third round's trees (flagged when they matched from 0.5, not from
+    LEARNED_P, 0.8), and gets under 0.1 from the twenty-fourth's, which also weigh the parts of the
+    similarity score."""
     from reasonflux.synth import decontam
 
     idx = build_index(benchmark_items(str(data_dir)), embed_model=_embedding_model())
@@ -1030,19 +1046,51 @@ def test_the_trees_judge_what_the_rules_propose(data_dir):
     known = "Find the sum of the roots of $2x^2 - 9x + 14 = 0$. Express your answer as a common fraction."
     assert idx._propose(known) is None and idx.find(known) is None
     (i, _, p), *_ = idx.embedding.candidates(known, idx.similarity)
-    assert idx.embedding.keys[i][1] == "test/intermediate_algebra/1102.json" and 0.5 <= p < decontam.LEARNED_P
+    assert idx.embedding.keys[i][1] == "test/intermediate_algebra/1102.json" and p < 0.1 < decontam.VETO_P
+
+
+def test_learned_features_carry_the_parts_of_the_similarity_score():
+    """Twenty-fourth round: the trees also weigh the parts of the similarity score (the shares of a
+    problem's word, number and formula weight the row holds, the fingerprints shared, the share of the
+    row's own weight that is shared), the length ratio and whether the problem is the similarity
+    stage's best. A verbatim copy holds all of the problem and only it; a problem on another topic
+    holds none. Signals computed once per row give the same features. Cases written for this test."""
+    import math
+
+    from reasonflux.synth import decontam
+    from reasonflux.synth.decontam import Similarity, learned_features, row_signals
+
+    bench = [("t", "p", "A jar holds 17 red marbles and 29 blue marbles. Two marbles are drawn at random without "
+              "replacement. What is the probability that both are blue? Express your answer as a common fraction."),
+             ("t", "q", "Find the number of ordered pairs of positive integers $(a, b)$ such that $a^2 + b^2 = 2\\cdot 4013$."),
+             ("t", "r", "How many diagonals does a convex polygon with 23 sides have?")]
+    sim = Similarity(bench)
+    copy = bench[0][2]
+    f = learned_features(copy, sim, 0, 1.0, 0.5, 0, 0.0)
+    held = {k: f[k] * max(mass, floor) for k, mass, floor in (("wsh", sim.word_mass[0], decontam.WORD_FLOOR),
+                                                               ("nsh", sim.num_mass[0], decontam.NUM_FLOOR),
+                                                               ("sksh", sim.skel_mass[0], decontam.SKEL_FLOOR))}
+    assert held["wsh"] == pytest.approx(sim.word_mass[0]) and held["nsh"] == pytest.approx(sim.num_mass[0])
+    assert f["ownsh"] == pytest.approx(1.0) and f["simbest"] == 1.0 and abs(f["lenr"]) < 1e-9 and f["rare"] >= 2
+    assert sim.score(held["wsh"], held["nsh"], 0, int(f["rare"]), held["sksh"]) == pytest.approx(f["s"])
+    other = learned_features(copy, sim, 2, 0.3, 0.0, 2, 0.7)
+    assert other["wsh"] == other["nsh"] == other["rare"] == other["ownsh"] == other["simbest"] == 0.0
+    short = "How many diagonals?"
+    assert learned_features(short, sim, 2, 0.5, 0.1, 0, 0.0)["lenr"] < math.log(0.5)
+    row = row_signals(copy, sim)
+    assert learned_features(copy, sim, 0, 1.0, 0.5, 0, 0.0, row) == f
 
 
 def test_the_shipped_trees_and_turning_them_off(monkeypatch, tmp_path):
-    """The shipped model weighs LEARNED_FEATURES and was fitted on the groups up to blind_99to106, with
-    blind_107to114 held out; an empty LEARNED_MODEL turns the judge off; a model for other features is
+    """The shipped model weighs LEARNED_FEATURES and was fitted on the groups up to blind_115to122, with
+    blind_123to130 held out; an empty LEARNED_MODEL turns the judge off; a model for other features is
     refused by name."""
     from reasonflux.synth import decontam
     from reasonflux.synth.trees import Trees
 
     trees = decontam.learned_model()
     assert trees.features == list(decontam.LEARNED_FEATURES) and len(trees.trees) == 200
-    assert trees.meta["held_out"] == ["blind_107to114"] and "blind_99to106" in trees.meta["groups"]
+    assert trees.meta["held_out"] == ["blind_123to130"] and "blind_115to122" in trees.meta["groups"]
     base = {k: 0.0 for k in decontam.LEARNED_FEATURES}
     copy = base | {"cos": 0.9, "margin": 0.3, "s": 0.6, "keeps": 1.0, "setrec": 1.0, "cntrec": 1.0, "prec": 1.0, "agree": 1.0,
                    "pairs": 0.8, "nb": 1.6, "nrow": 1.6}
