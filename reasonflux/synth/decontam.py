@@ -789,13 +789,14 @@ class Similarity:
             return 0.0
         return self._score_of(self._shared(text), i)
 
-    def best(self, text: str) -> tuple[int, float] | None:
-        """(benchmark index, score) of the most similar benchmark problem, or None. A benchmark
+    def best(self, text: str, shared: tuple | None = None) -> tuple[int, float] | None:
+        """(benchmark index, score) of the most similar benchmark problem, or None (``shared``:
+        :meth:`_shared` when already computed for the row). A benchmark
         problem whose shared features are under ``MIN_TRAIN_SHARE`` of the training problem's own
         weight does not count (a long problem that happens to contain a short one's few words and
         numbers is not a copy of it), unless they share ``RARE_NUMBERS_ALONE`` fingerprint numbers;
         nor does one scoring over the threshold whose data the row does not keep (:meth:`keeps_data`)."""
-        shared = self._shared(text)
+        shared = self._shared(text) if shared is None else shared
         words, nums, rare, skel = shared
         own = self._mass(text)
         best = None
@@ -999,17 +1000,17 @@ def copy_probability(features: dict[str, float], weights: dict[str, float] | Non
 class RowSignals:
     """What the similarity stage computes once per row for :func:`learned_features`: the shared idf
     mass per benchmark problem (:meth:`Similarity._shared`), the row's own mass, its length in tokens and
-    the similarity stage's best problem (:meth:`Similarity.best`), or None."""
+    the similarity stage's (benchmark index, score) (:meth:`Similarity.best`), or None."""
 
     shared: tuple
     own: float
     length: int
-    best: int | None
+    best: tuple[int, float] | None
 
 
 def row_signals(text: str, sim: "Similarity") -> RowSignals:
-    best = sim.best(text)
-    return RowSignals(sim._shared(text), sim._mass(text), len(sim_tokens(text)), None if best is None else best[0])
+    shared = sim._shared(text)
+    return RowSignals(shared, sim._mass(text), len(sim_tokens(text)), sim.best(text, shared))
 
 
 def learned_features(text: str, sim: "Similarity", j: int, cos: float, margin: float, rank: int, gap: float,
@@ -1032,7 +1033,7 @@ def learned_features(text: str, sim: "Similarity", j: int, cos: float, margin: f
         "rare": float(rare.get(j, 0)),
         "ownsh": (words.get(j, 0.0) + nums.get(j, 0.0)) / row.own if row.own else 0.0,
         "lenr": math.log((row.length + 1) / (len(sim.toks[j]) + 1)),
-        "simbest": float(row.best == j)}
+        "simbest": float(row.best is not None and row.best[0] == j)}
 
 
 @lru_cache(maxsize=4)
@@ -1131,13 +1132,14 @@ class Embedding:
         top = sims.argsort()[::-1][:k]
         return [(int(i), float(sims[i])) for i in top]
 
-    def candidates(self, text: str, sim: "Similarity", vec: Any = None) -> list[tuple[int, float, float]]:
+    def candidates(self, text: str, sim: "Similarity", vec: Any = None, row: RowSignals | None = None) -> list[tuple[int, float, float]]:
         """(benchmark index, cosine, probability of a copy) for each of the ``EMBED_NEIGHBOURS`` nearest
-        benchmark problems, nearest first: the trees' judgement (:func:`learned_features`)."""
+        benchmark problems, nearest first: the trees' judgement (:func:`learned_features`; ``row``:
+        :func:`row_signals` when already computed)."""
         if self.trees is None:
             return []
         near = self.neighbours(text, vec, EMBED_NEIGHBOURS + 1)
-        row = row_signals(text, sim)
+        row = row or row_signals(text, sim)
         out = []
         for rank, (i, cos) in enumerate(near[:EMBED_NEIGHBOURS]):
             nxt = near[rank + 1][1] if rank + 1 < len(near) else 0.0
@@ -1342,10 +1344,11 @@ class Index:
         emb = self.embedding
         if emb is not None and vec is None:  # every later stage needs it: encode the row once
             vec = emb.encoder.encode([embed_text(text)])[0]
-        proposal = self._propose(text, vec)
         if emb is None or emb.trees is None or self.similarity is None:
-            return proposal
-        cands = emb.candidates(text, self.similarity, vec)
+            return self._propose(text, vec)
+        row = row_signals(text, self.similarity)  # the similarity stage's work, done once for the rules and the trees
+        proposal = self._propose(text, vec, row)
+        cands = emb.candidates(text, self.similarity, vec, row)
         if proposal is not None:
             p = next((p for i, _, p in cands if emb.keys[i] == (proposal[1], proposal[2])), None)
             if p is None or p >= VETO_P:
@@ -1359,10 +1362,11 @@ class Index:
                 return "embedding", bench, pid, cos, 0
         return None
 
-    def _propose(self, text: str, vec: Any = None) -> tuple[str, str, str, float, int] | None:
-        """What the similarity and embedding rules match (after the exact stage found nothing)."""
+    def _propose(self, text: str, vec: Any = None, row: RowSignals | None = None) -> tuple[str, str, str, float, int] | None:
+        """What the similarity and embedding rules match (after the exact stage found nothing; ``row``:
+        :func:`row_signals` when already computed)."""
         if self.similarity is not None:
-            b = self.similarity.best(text)
+            b = row.best if row is not None else self.similarity.best(text)
             if b is not None and b[1] >= self.similarity.threshold:
                 e = self._better_attributed(text, b[0], vec)
                 if e is not None:
