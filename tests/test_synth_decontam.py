@@ -855,7 +855,7 @@ def test_a_row_is_named_after_the_clearly_nearest_problem(monkeypatch):
     sim = idx.similarity
     row = "A cubic polynomial $q$ with leading coefficient $1$ has $2$ and $5$ among its roots and satisfies $q(0) = 30$. Compute $q(1)$."
     wrong = sim.index_of(("t", "other"))
-    monkeypatch.setattr(sim, "best", lambda text: (wrong, 0.9))
+    monkeypatch.setattr(sim, "best", lambda text, shared=None: (wrong, 0.9))
     m = idx.find(row)
     assert m is not None and m[:3] == ("embedding", "t", "poly"), m
     monkeypatch.setattr(decontam, "CLEAR_MARGIN", 2.0)  # not clearly nearer: the similarity stage's match stands,
