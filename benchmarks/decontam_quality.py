@@ -5,8 +5,8 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Thirty-one groups of sets, reported separately (each later group on benchmark problems no earlier
-one used, but the last sixteen, from ``blind_24to27``):
+Thirty-two groups of sets, reported separately (each later group on benchmark problems no earlier
+one used, but the last seventeen, from ``blind_24to27``):
 - "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
   thresholds were tuned looking at the tune half only);
 - "fresh_b" (the ``_b`` files: written before the second round and never looked at while choosing
@@ -91,9 +91,12 @@ one used, but the last sixteen, from ``blind_24to27``):
   final twenty-third round, as a second group; then fitted on for the twenty-fourth);
 - "blind_123to130" (``_123`` to ``_130``: eight more writers while the twenty-fourth round was built, on
   88 problems drawn again from those not in ``_107`` to ``_122``; neither fitted on nor looked at, and
-  measured once on the twenty-fourth round).
+  measured once on the twenty-fourth round; then fitted on for the twenty-fifth);
+- "blind_131to138" (``_131`` to ``_138``: eight more writers after the twenty-fourth round, on 88
+  problems drawn again from those not in ``_115`` to ``_130``; neither fitted on nor looked at, and
+  measured once on the twenty-fifth round).
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
-of the ``_c`` to ``_z``, ``_1`` to ``_130`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+of the ``_c`` to ``_z``, ``_1`` to ``_138`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
 named benchmark problem with other data or another question; some keep most of its wording), and
 false positives are also reported per class. Needs the
@@ -162,7 +165,7 @@ def _pair(letters) -> tuple[list[Path], list[Path]]:
 # while the nineteenth round was built; measured once on the eighteenth-round rules and once after it.
 # _52.._59: written blind by eight more on 88 problems not in _24.._51 after the nineteenth round;
 # measured once on it and once after the twentieth.
-# _60.._67 and the later groups up to _123.._130: see the docstring.
+# _60.._67 and the later groups up to _131.._138: see the docstring.
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
         "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij"),
         "blind_klmn": _pair("klmn"), "blind_opqr": _pair("opqr"),
@@ -177,7 +180,8 @@ SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [I
         "blind_68to74": _pair([str(n) for n in range(68, 75)]), "blind_75to82": _pair([str(n) for n in range(75, 83)]),
         "blind_83to90": _pair([str(n) for n in range(83, 91)]), "blind_91to98": _pair([str(n) for n in range(91, 99)]),
         "blind_99to106": _pair([str(n) for n in range(99, 107)]), "blind_107to114": _pair([str(n) for n in range(107, 115)]),
-        "blind_115to122": _pair([str(n) for n in range(115, 123)]), "blind_123to130": _pair([str(n) for n in range(123, 131)])}
+        "blind_115to122": _pair([str(n) for n in range(115, 123)]), "blind_123to130": _pair([str(n) for n in range(123, 131)]),
+        "blind_131to138": _pair([str(n) for n in range(131, 139)])}
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."

@@ -675,7 +675,7 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
 # benchmark problems no other set used, the later ones also on problems earlier sets used
 BLIND_UNUSED = [*"cdefghijklmnopqrstuvwxyz123456789a", *map(str, range(10, 24))]
 BLIND_DRAWN = [*map(str, range(24, 75))]  # drawn from problems not in the sets since _24
-BLIND_AGAIN = [[*map(str, range(a, b))] for a, b in ((75, 83), (83, 91), (91, 99), (99, 107), (107, 115), (115, 123), (123, 131))]  # every problem used once:
+BLIND_AGAIN = [[*map(str, range(a, b))] for a, b in ((75, 83), (83, 91), (91, 99), (99, 107), (107, 115), (115, 123), (123, 131), (131, 139))]  # every problem used once:
 # drawn again, per group
 BLIND = [*BLIND_UNUSED, *BLIND_DRAWN, *(x for group in BLIND_AGAIN for x in group)]
 
@@ -700,10 +700,10 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on the 147
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 147 sets
-    with the twenty-fourth round's rules and trees: light 1689/1705, moderate 1554/1705, heavy
-    1373/1705, false positives on stock-phrasing innocents 30/5262, on near-topic innocents 679/4038;
+    """The product's default (exact + similarity + embedding with the packaged model) on the 163
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 163 sets
+    with the twenty-fifth round's rules and trees: light 1776/1793, moderate 1702/1793, heavy
+    1495/1793, false positives on stock-phrasing innocents 26/5534, on near-topic innocents 654/4246;
     measured once on rules built without them: _24 to _27 44/44, 36/44, 23/44, 5/136, 35/104; _28 to
     _31 43/44, 42/44, 33/44, 3/136, 22/104; _32 to _35 44/44, 39/44, 27/44, 0/136, 33/104; _36 to _39
     44/44, 35/44, 35/44, 1/136, 22/104; _40 to _43 44/44, 38/44, 30/44, 3/136, 27/104; _44 to _51
@@ -712,7 +712,8 @@ def test_blind_sets_with_the_default_stages(data_dir):
     86/88, 72/88, 59/88, 7/271, 37/209; _83 to _90 88/88, 81/88, 62/88, 7/272, 35/208; _91 to _98
     87/88, 78/88, 59/88, 8/272, 53/208; _99 to _106 (the first trees) 87/88, 72/88, 78/88, 17/272,
     42/208; _107 to _114 87/88, 79/88, 71/88, 5/272, 43/208; _115 to _122 87/88, 71/88, 78/88, 3/272,
-    56/208; _123 to _130 (the twenty-fourth round) 87/88, 77/88, 79/88, 3/272, 40/208), so a regression
+    56/208; _123 to _130 (the twenty-fourth round) 87/88, 77/88, 79/88, 3/272, 40/208; _131 to _138 (the
+    twenty-fifth round) 86/88, 81/88, 79/88, 2/272, 34/208), so a regression
     fails; the moderate goal (90%) is met over all of them (in-sample) but missed on the groups
     measured once taken together."""
     model = _embedding_model()
@@ -723,9 +724,9 @@ def test_blind_sets_with_the_default_stages(data_dir):
     kinds = {p["id"]: p["kind"] for p in innocent}
     stock = [i for i in fp if kinds[i] != "near-topic"]
     n_stock = sum(k != "near-topic" for k in kinds.values())
-    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.89 and recall["heavy"] >= 0.77, recall
-    assert len(stock) / n_stock <= 0.012, stock
-    assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.2, fp
+    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.93 and recall["heavy"] >= 0.81, recall
+    assert len(stock) / n_stock <= 0.01, stock
+    assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.18, fp
 
 
 def test_two_hundreds_joined_by_and_are_two_numbers():
@@ -913,7 +914,8 @@ def test_formulas_that_clash_and_common_numbers_alone_are_not_a_copy(data_dir):
     keeps the formula is still caught. Rows written for this test (each flagged by the
     twentieth-round rules). "2x + 3 = 4x - 5" does not clash with "2/3 = 4/(x - 5)" (their formula
     pairs overlap 0.56): the twenty-third round's trees give it 0.46, under LEARNED_P. The rules catch a
-    rewording that keeps the formula; the twenty-fourth round's trees drop it (below)."""
+    rewording that keeps the formula; the twenty-fourth round's trees dropped it, the twenty-fifth's keep
+    it (below)."""
     from reasonflux.synth.decontam import formula_pairs, formulas_clash
 
     bench = [t for _, pid, t in benchmark_items(str(data_dir), ("math500",)) if pid == "test/algebra/988.json"][0]
@@ -928,10 +930,12 @@ def test_formulas_that_clash_and_common_numbers_alone_are_not_a_copy(data_dir):
     kept = "Find the value of $x$ for which $\\frac{2}{3}$ equals $\\frac{4}{x-5}$."
     m = idx._propose(kept)
     assert m is not None and m[2] == "test/algebra/988.json", m
-    # a known miss since the twenty-fourth round: its trees give this rewording 0.23, under VETO_P (0.3),
-    # and drop it; its only data are common numbers (2, 3, 4, 5), so it holds no word, number or formula
-    # weight of the problem's (wsh, nsh, sksh near 0) and only the cosine (0.89) and formula pairs speak for it
-    assert idx.find(kept) is None
+    # the twenty-fourth round's trees gave this rewording 0.23, under VETO_P (0.3), and dropped it: its only
+    # data are common numbers (2, 3, 4, 5), so it holds no word, number or formula weight of the problem's
+    # (wsh, nsh, sksh near 0). The twenty-fifth's also weigh the order of the wording: it keeps the
+    # problem's numbers in their order (numord 1) and most of its tokens (lcsb 0.73), and they keep it (0.79)
+    m = idx.find(kept)
+    assert m is not None and m[2] == "test/algebra/988.json", m
     idx.embedding.trees = None
     assert idx.find(kept)[2] == "test/algebra/988.json"
 
@@ -1033,8 +1037,9 @@ def test_the_trees_judge_what_the_rules_propose(data_dir):
     problem: arithmetic sequences, palindromes, compositions of functions) are not. A short quadratic
     sharing two coefficients with a benchmark polynomial ("2x^2 - 9x + 14" against "x^4 + 5x^3 + 9x^2 -
     x - 14") got 0.66 from the twenty-third round's trees (flagged when they matched from 0.5, not from
-    LEARNED_P, 0.8), and gets under 0.1 from the twenty-fourth's, which also weigh the parts of the
-    similarity score."""
+    LEARNED_P, 0.8), under 0.1 from the twenty-fourth's, which also weigh the parts of the similarity
+    score, and 0.69 from the twenty-fifth's, which also weigh the order of the wording (it keeps the
+    polynomial's 9 and 14 in their order): not flagged, with less margin."""
     from reasonflux.synth import decontam
 
     idx = build_index(benchmark_items(str(data_dir)), embed_model=_embedding_model())
@@ -1046,7 +1051,8 @@ def test_the_trees_judge_what_the_rules_propose(data_dir):
     known = "Find the sum of the roots of $2x^2 - 9x + 14 = 0$. Express your answer as a common fraction."
     assert idx._propose(known) is None and idx.find(known) is None
     (i, _, p), *_ = idx.embedding.candidates(known, idx.similarity)
-    assert idx.embedding.keys[i][1] == "test/intermediate_algebra/1102.json" and p < 0.1 < decontam.VETO_P
+    # under 0.1 from the twenty-fourth round's trees, 0.69 from the twenty-fifth's: still under LEARNED_P
+    assert idx.embedding.keys[i][1] == "test/intermediate_algebra/1102.json" and p < 0.75 < decontam.LEARNED_P
 
 
 def test_learned_features_carry_the_parts_of_the_similarity_score():
@@ -1081,16 +1087,45 @@ def test_learned_features_carry_the_parts_of_the_similarity_score():
     assert learned_features(copy, sim, 0, 1.0, 0.5, 0, 0.0, row) == f
 
 
+def test_learned_features_carry_the_order_and_surface_of_the_wording():
+    """Twenty-fifth round: the trees also weigh how much of a problem's wording a row keeps in its order
+    (tokens lined up by common_run, over all tokens and over the numbers alone) and its character
+    4-grams. A copy keeps all of it; the same words and numbers shuffled keep the sets but not the
+    order; a problem on the same topic with other data keeps neither. Cases written for this test."""
+    from reasonflux.synth.decontam import Similarity, char_grams, common_run, learned_features, row_signals
+
+    assert common_run(["a", "b", "c", "d"], ["a", "x", "c", "d"]) == 3
+    assert common_run(["1", "2", "3"], ["3", "2", "1"]) == 1 and common_run([], ["1"]) == 0
+    assert char_grams("Let $x^2$ be") == frozenset({"let ", "et x", "t x ", " x 2", "x 2 ", " 2 b", "2 be"})
+    assert char_grams("ab") == frozenset()
+    bench = [("t", "p", "A train leaves at 3 pm going 45 miles per hour, and a car leaves the same station at 5 pm going "
+              "60 miles per hour. At what time does the car catch the train?"),
+             ("t", "q", "How many diagonals does a convex polygon with 23 sides have?")]
+    sim = Similarity(bench)
+    copy = learned_features(bench[0][2], sim, 0, 1.0, 0.5, 0, 0.0)
+    assert copy["lcsb"] == copy["lcsr"] == copy["numord"] == copy["numordr"] == copy["c4"] == copy["c4b"] == 1.0
+    shuffled = ("At what time does the car going 60 miles per hour catch the train, if the car leaves the same "
+                "station at 5 pm and the train left at 3 pm going 45 miles per hour?")
+    s = learned_features(shuffled, sim, 0, 0.9, 0.5, 0, 0.0)
+    assert s["numord"] < 0.75 and s["lcsb"] < 0.85 and s["c4b"] > 0.7  # same words and numbers, other order
+    topic = "A bus leaves at 8 am going 30 miles per hour. How far has it gone by noon?"
+    t = learned_features(topic, sim, 0, 0.7, 0.1, 0, 0.0)
+    assert t["numord"] == 0.0 and t["lcsb"] < 0.3 and t["c4"] < 0.3
+    assert learned_features("Find x.", sim, 1, 0.1, 0.0, 1, 0.9)["numordr"] == 1.0  # a row with no number
+    row = row_signals(shuffled, sim)
+    assert learned_features(shuffled, sim, 0, 0.9, 0.5, 0, 0.0, row) == s
+
+
 def test_the_shipped_trees_and_turning_them_off(monkeypatch, tmp_path):
-    """The shipped model weighs LEARNED_FEATURES and was fitted on the groups up to blind_115to122, with
-    blind_123to130 held out; an empty LEARNED_MODEL turns the judge off; a model for other features is
+    """The shipped model weighs LEARNED_FEATURES and was fitted on the groups up to blind_123to130, with
+    blind_131to138 held out; an empty LEARNED_MODEL turns the judge off; a model for other features is
     refused by name."""
     from reasonflux.synth import decontam
     from reasonflux.synth.trees import Trees
 
     trees = decontam.learned_model()
     assert trees.features == list(decontam.LEARNED_FEATURES) and len(trees.trees) == 200
-    assert trees.meta["held_out"] == ["blind_123to130"] and "blind_115to122" in trees.meta["groups"]
+    assert trees.meta["held_out"] == ["blind_131to138"] and "blind_123to130" in trees.meta["groups"]
     base = {k: 0.0 for k in decontam.LEARNED_FEATURES}
     copy = base | {"cos": 0.9, "margin": 0.3, "s": 0.6, "keeps": 1.0, "setrec": 1.0, "cntrec": 1.0, "prec": 1.0, "agree": 1.0,
                    "pairs": 0.8, "nb": 1.6, "nrow": 1.6}

@@ -56,6 +56,7 @@ Each match names the benchmark problem (by id, never by GPQA text), the stage an
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -216,14 +217,19 @@ COPY_BIAS = -2.8761
 # proposal the trees give under VETO_P is dropped (leave-one-group-out, 80 of the rules' 5152 stock-phrasing
 # innocents flagged -> 34), and when nothing is proposed the likeliest of the three matches from LEARNED_P
 # unless its formulas clash with the row's (formulas_clash, as in rules (b) and (d)).
-# Fitted by benchmarks/fit_decontam_model.py on the 147 labeled sets up to _122 (leave-one-group-out
-# over their 30 groups: see its docstring and benchmarks/results/decontam_model.json); the model ships
+# Fitted by benchmarks/fit_decontam_model.py on the 157 labeled sets up to _130 (leave-one-group-out
+# over their 31 groups: see its docstring and benchmarks/results/decontam_model.json); the model ships
 # as decontam_model.json beside this file. An empty LEARNED_MODEL path turns the judge off.
-# Round 24 (these features, VETO_P 0.3), measured once on _123 to _130, written after the fit: light 87/88,
-# moderate 77/88, heavy 79/88, stock phrasing 3/272, near-topic 40/208; round 23 on the same group 87,
-# 74, 76, 9/272, 47; the rules alone 87, 73, 70, 11/272, 49.
+# Round 24 (the parts of the similarity score, VETO_P 0.3), measured once on _123 to _130, written after
+# the fit: light 87/88, moderate 77/88, heavy 79/88, stock phrasing 3/272, near-topic 40/208; round 23
+# on the same group 87, 74, 76, 9/272, 47; the rules alone 87, 73, 70, 11/272, 49.
+# Round 25 added the order and surface of the wording (lcsb ... c4b) and grew the trees one level deeper
+# (depth 5): leave-one-group-out over the 31 groups up to _130, against round 24's features and depth,
+# light 1712 -> 1715 of 1730, moderate 1559 -> 1613, heavy 1364 -> 1395, stock phrasing 37 -> 30 of 5424,
+# near-topic 684 -> 638 of 4038 (the new features at depth 4: 1714, 1595, 1373, 35, 653).
 LEARNED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "decontam_model.json")
-LEARNED_FEATURES = COPY_FEATURES + ("rank", "gap", "wsh", "nsh", "sksh", "rare", "ownsh", "lenr", "simbest")
+LEARNED_FEATURES = COPY_FEATURES + ("rank", "gap", "wsh", "nsh", "sksh", "rare", "ownsh", "lenr", "simbest",
+                                    "lcsb", "lcsr", "numord", "numordr", "c4", "c4b")
 # VETO_P was 0.2 in round 23. Round 24 gave the trees the parts of the similarity score (learned_features)
 # and raised it: leave-one-group-out over the 30 groups up to _122, against round 23's features at 0.2,
 # moderate 1470 -> 1488 of 1642, heavy 1215 -> 1291, stock phrasing 57 -> 34 of 5152, near-topic
@@ -599,6 +605,7 @@ class Similarity:
         self.required = [Counter({k: n for k, ps in pos.items() if (n := sum(p not in inside for p in ps))})
                          for pos, inside in zip(self.positions, map(list_interiors, toks))]
         self._grams: dict[int, set[tuple[str, ...]]] = {}  # word 4-grams of a benchmark problem, when first needed
+        self._chars: dict[int, frozenset[str]] = {}  # its character 4-grams (char_grams), when first needed
         self.texts = [text for _, _, text in items]
         # numbers the problem states outside its text's number words: its figure's labels, and plural
         # number words ("digits all zeroes and ones"); a row may write them without adding data
@@ -631,6 +638,13 @@ class Similarity:
             self.word_mass.append(sum(self.idf[x] for x in f if x[0] == "w"))
             self.num_mass.append(sum(self.idf[x] for x in f if x[0] == "#"))
             self.skel_mass.append(sum(self.idf[x] for x in f if x[0] == "$"))
+
+    def char_grams(self, i: int) -> frozenset[str]:
+        """:func:`char_grams` of benchmark problem ``i``, computed when first needed."""
+        g = self._chars.get(i)
+        if g is None:
+            g = self._chars[i] = char_grams(self.texts[i])
+        return g
 
     def _skel_grams(self, t: list[str]) -> set[str]:
         """Skeleton n-grams that hold a number other than the commonest few: a pattern of variables,
@@ -999,18 +1013,42 @@ def copy_probability(features: dict[str, float], weights: dict[str, float] | Non
 @dataclass
 class RowSignals:
     """What the similarity stage computes once per row for :func:`learned_features`: the shared idf
-    mass per benchmark problem (:meth:`Similarity._shared`), the row's own mass, its length in tokens and
-    the similarity stage's (benchmark index, score) (:meth:`Similarity.best`), or None."""
+    mass per benchmark problem (:meth:`Similarity._shared`), the row's own mass, its length in tokens,
+    the similarity stage's (benchmark index, score) (:meth:`Similarity.best`) or None, its tokens
+    (:func:`sim_tokens`), the numbers among them in order, and its :func:`char_grams`."""
 
     shared: tuple
     own: float
     length: int
     best: tuple[int, float] | None
+    toks: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
+    chars: frozenset[str] = frozenset()
+
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+CHAR_N = 4  # character n-gram size of char_grams
+
+
+def char_grams(text: str) -> frozenset[str]:
+    """Character ``CHAR_N``-grams of a text lowercased, every run of other characters than letters and
+    digits written as one space: the surface wording, word endings and LaTeX included."""
+    t = _NOT_ALNUM.sub(" ", text.lower())
+    return frozenset(t[i : i + CHAR_N] for i in range(max(0, len(t) - CHAR_N + 1)))
+
+
+def common_run(a: Sequence[str], b: Sequence[str]) -> int:
+    """How many tokens of ``a`` and ``b`` line up in order (the matching blocks of difflib's
+    SequenceMatcher, no junk heuristic): a paraphrase keeps its problem's words, numbers and formulas
+    largely in their order, a problem on the same topic does not."""
+    return sum(m.size for m in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks())
 
 
 def row_signals(text: str, sim: "Similarity") -> RowSignals:
     shared = sim._shared(text)
-    return RowSignals(shared, sim._mass(text), len(sim_tokens(text)), sim.best(text, shared))
+    toks = tuple(sim_tokens(text))
+    return RowSignals(shared, sim._mass(text), len(toks), sim.best(text, shared), toks,
+                      tuple(w for w in toks if _is_number(w)), char_grams(text))
 
 
 def learned_features(text: str, sim: "Similarity", j: int, cos: float, margin: float, rank: int, gap: float,
@@ -1022,9 +1060,18 @@ def learned_features(text: str, sim: "Similarity", j: int, cos: float, margin: f
     ``sksh``: :meth:`Similarity.score`'s ``w``, ``n``, ``sk``), the fingerprint numbers shared
     (``rare``), the share of the row's own weight that is shared (``ownsh``), the log length ratio of
     the row to the problem (``lenr``) and whether the problem is the similarity stage's best
-    (``simbest``). ``row``: :func:`row_signals` when already computed for the row."""
+    (``simbest``); and the order and surface of the wording (round 25): the tokens that line up in
+    order (:func:`common_run`) as a share of the problem's and of the row's (``lcsb``, ``lcsr``), the
+    same over the numbers alone (``numord``, ``numordr``; 1 when a side writes none), and the Jaccard
+    and problem-side share of character 4-grams (``c4``, ``c4b``: :func:`char_grams`). ``row``:
+    :func:`row_signals` when already computed for the row."""
     row = row or row_signals(text, sim)
     words, nums, rare, skel = row.shared
+    bt = sim.toks[j]
+    bn = [w for w in bt if _is_number(w)]
+    run, nrun = common_run(row.toks, bt), common_run(row.numbers, bn)
+    bc = sim.char_grams(j)
+    both = len(row.chars & bc)
     return copy_features(text, sim, j, cos, margin, row.shared) | {
         "rank": float(rank), "gap": gap,
         "wsh": words.get(j, 0.0) / max(sim.word_mass[j], WORD_FLOOR),
@@ -1033,7 +1080,10 @@ def learned_features(text: str, sim: "Similarity", j: int, cos: float, margin: f
         "rare": float(rare.get(j, 0)),
         "ownsh": (words.get(j, 0.0) + nums.get(j, 0.0)) / row.own if row.own else 0.0,
         "lenr": math.log((row.length + 1) / (len(sim.toks[j]) + 1)),
-        "simbest": float(row.best is not None and row.best[0] == j)}
+        "simbest": float(row.best is not None and row.best[0] == j),
+        "lcsb": run / max(len(bt), 1), "lcsr": run / max(len(row.toks), 1),
+        "numord": nrun / len(bn) if bn else 1.0, "numordr": nrun / len(row.numbers) if row.numbers else 1.0,
+        "c4": both / max(len(row.chars | bc), 1), "c4b": both / max(len(bc), 1)}
 
 
 @lru_cache(maxsize=4)
