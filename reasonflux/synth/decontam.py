@@ -605,7 +605,6 @@ class Similarity:
         self.required = [Counter({k: n for k, ps in pos.items() if (n := sum(p not in inside for p in ps))})
                          for pos, inside in zip(self.positions, map(list_interiors, toks))]
         self._grams: dict[int, set[tuple[str, ...]]] = {}  # word 4-grams of a benchmark problem, when first needed
-        self._chars: dict[int, frozenset[str]] = {}  # its character 4-grams (char_grams), when first needed
         self.texts = [text for _, _, text in items]
         # numbers the problem states outside its text's number words: its figure's labels, and plural
         # number words ("digits all zeroes and ones"); a row may write them without adding data
@@ -618,6 +617,8 @@ class Similarity:
             plural = {str(_PLURAL_NUMBER[w]) for w in _WORD.findall(text.lower()) if w in _PLURAL_NUMBER}
             self.also.append(frozenset(shown) | frozenset(plural))
         self.numbers = [numbers_of(text) for text in self.texts]
+        self.number_seq = [tuple(w for w in t if _is_number(w)) for t in toks]  # its numbers in order (learned_features)
+        self.chars = [char_grams(text) for text in self.texts]  # its character 4-grams (learned_features)
         self.pairs = [formula_pairs(text) for text in self.texts]
         feats = [self._features(t) for t in toks]
         df: Counter = Counter()
@@ -638,13 +639,6 @@ class Similarity:
             self.word_mass.append(sum(self.idf[x] for x in f if x[0] == "w"))
             self.num_mass.append(sum(self.idf[x] for x in f if x[0] == "#"))
             self.skel_mass.append(sum(self.idf[x] for x in f if x[0] == "$"))
-
-    def char_grams(self, i: int) -> frozenset[str]:
-        """:func:`char_grams` of benchmark problem ``i``, computed when first needed."""
-        g = self._chars.get(i)
-        if g is None:
-            g = self._chars[i] = char_grams(self.texts[i])
-        return g
 
     def _skel_grams(self, t: list[str]) -> set[str]:
         """Skeleton n-grams that hold a number other than the commonest few: a pattern of variables,
@@ -1013,17 +1007,16 @@ def copy_probability(features: dict[str, float], weights: dict[str, float] | Non
 @dataclass
 class RowSignals:
     """What the similarity stage computes once per row for :func:`learned_features`: the shared idf
-    mass per benchmark problem (:meth:`Similarity._shared`), the row's own mass, its length in tokens,
-    the similarity stage's (benchmark index, score) (:meth:`Similarity.best`) or None, its tokens
-    (:func:`sim_tokens`), the numbers among them in order, and its :func:`char_grams`."""
+    mass per benchmark problem (:meth:`Similarity._shared`), the row's own mass, the similarity stage's
+    (benchmark index, score) (:meth:`Similarity.best`) or None, its tokens (:func:`sim_tokens`), the
+    numbers among them in order, and its :func:`char_grams`."""
 
     shared: tuple
     own: float
-    length: int
     best: tuple[int, float] | None
-    toks: tuple[str, ...] = ()
-    numbers: tuple[str, ...] = ()
-    chars: frozenset[str] = frozenset()
+    toks: tuple[str, ...]
+    numbers: tuple[str, ...]
+    chars: frozenset[str]
 
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -1047,7 +1040,7 @@ def common_run(a: Sequence[str], b: Sequence[str]) -> int:
 def row_signals(text: str, sim: "Similarity") -> RowSignals:
     shared = sim._shared(text)
     toks = tuple(sim_tokens(text))
-    return RowSignals(shared, sim._mass(text), len(toks), sim.best(text, shared), toks,
+    return RowSignals(shared, sim._mass(text), sim.best(text, shared), toks,
                       tuple(w for w in toks if _is_number(w)), char_grams(text))
 
 
@@ -1067,10 +1060,8 @@ def learned_features(text: str, sim: "Similarity", j: int, cos: float, margin: f
     :func:`row_signals` when already computed for the row."""
     row = row or row_signals(text, sim)
     words, nums, rare, skel = row.shared
-    bt = sim.toks[j]
-    bn = [w for w in bt if _is_number(w)]
+    bt, bn, bc = sim.toks[j], sim.number_seq[j], sim.chars[j]
     run, nrun = common_run(row.toks, bt), common_run(row.numbers, bn)
-    bc = sim.char_grams(j)
     both = len(row.chars & bc)
     return copy_features(text, sim, j, cos, margin, row.shared) | {
         "rank": float(rank), "gap": gap,
@@ -1079,7 +1070,7 @@ def learned_features(text: str, sim: "Similarity", j: int, cos: float, margin: f
         "sksh": skel.get(j, 0.0) / max(sim.skel_mass[j], SKEL_FLOOR),
         "rare": float(rare.get(j, 0)),
         "ownsh": (words.get(j, 0.0) + nums.get(j, 0.0)) / row.own if row.own else 0.0,
-        "lenr": math.log((row.length + 1) / (len(sim.toks[j]) + 1)),
+        "lenr": math.log((len(row.toks) + 1) / (len(bt) + 1)),
         "simbest": float(row.best is not None and row.best[0] == j),
         "lcsb": run / max(len(bt), 1), "lcsr": run / max(len(row.toks), 1),
         "numord": nrun / len(bn) if bn else 1.0, "numordr": nrun / len(row.numbers) if row.numbers else 1.0,
