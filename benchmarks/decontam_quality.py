@@ -5,8 +5,8 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Thirty-two groups of sets, reported separately (each later group on benchmark problems no earlier
-one used, but the last seventeen, from ``blind_24to27``):
+Thirty-five groups of sets, reported separately (each later group on benchmark problems no earlier
+one used, but the last twenty, from ``blind_24to27``):
 - "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
   thresholds were tuned looking at the tune half only);
 - "fresh_b" (the ``_b`` files: written before the second round and never looked at while choosing
@@ -94,9 +94,16 @@ one used, but the last seventeen, from ``blind_24to27``):
   measured once on the twenty-fourth round; then fitted on for the twenty-fifth);
 - "blind_131to138" (``_131`` to ``_138``: eight more writers after the twenty-fourth round, on 88
   problems drawn again from those not in ``_115`` to ``_130``; neither fitted on nor looked at, and
-  measured once on the twenty-fifth round).
+  measured once on the twenty-fifth round);
+- "blind_139to146", "blind_147to154", "blind_155to162" (``_139`` to ``_162``: twenty-four more writers
+  after the twenty-fifth round, eight per group, each group on 88 problems drawn again from those not
+  in the sixteen sets before it; neither fitted on nor looked at, and measured once each on the
+  twenty-fifth round, unchanged: with ``_131`` to ``_138``, the groups in ``SHIPPED_UNSEEN``).
+The goal's false-positive rate is taken over the issue's class, innocent problems sharing stock
+phrasing (boilerplate and ordinary; all innocents of the sets without writers' classes); near-topic
+variants are reported beside it, not in it.
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
-of the ``_c`` to ``_z``, ``_1`` to ``_138`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+of the ``_c`` to ``_z``, ``_1`` to ``_162`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
 named benchmark problem with other data or another question; some keep most of its wording), and
 false positives are also reported per class. Needs the
@@ -165,7 +172,7 @@ def _pair(letters) -> tuple[list[Path], list[Path]]:
 # while the nineteenth round was built; measured once on the eighteenth-round rules and once after it.
 # _52.._59: written blind by eight more on 88 problems not in _24.._51 after the nineteenth round;
 # measured once on it and once after the twentieth.
-# _60.._67 and the later groups up to _131.._138: see the docstring.
+# _60.._67 and the later groups up to _155.._162: see the docstring.
 SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [INNOCENT_B]),
         "fresh_cd": _pair("cd"), "fresh_ef": _pair("ef"), "blind_ghij": _pair("ghij"),
         "blind_klmn": _pair("klmn"), "blind_opqr": _pair("opqr"),
@@ -181,7 +188,11 @@ SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [I
         "blind_83to90": _pair([str(n) for n in range(83, 91)]), "blind_91to98": _pair([str(n) for n in range(91, 99)]),
         "blind_99to106": _pair([str(n) for n in range(99, 107)]), "blind_107to114": _pair([str(n) for n in range(107, 115)]),
         "blind_115to122": _pair([str(n) for n in range(115, 123)]), "blind_123to130": _pair([str(n) for n in range(123, 131)]),
-        "blind_131to138": _pair([str(n) for n in range(131, 139)])}
+        "blind_131to138": _pair([str(n) for n in range(131, 139)]), "blind_139to146": _pair([str(n) for n in range(139, 147)]),
+        "blind_147to154": _pair([str(n) for n in range(147, 155)]), "blind_155to162": _pair([str(n) for n in range(155, 163)])}
+# The groups the shipped trees (fitted on the groups up to _130) never saw before measuring each once;
+# pooled, they are the honest figure for the code as it ships.
+SHIPPED_UNSEEN = ("blind_131to138", "blind_139to146", "blind_147to154", "blind_155to162")
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."
@@ -224,6 +235,22 @@ def fit_inputs(args) -> tuple[str, set[str]] | None:
 
 def read(paths: list[Path]) -> list[dict]:
     return [json.loads(x) for p in paths for x in p.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def stock_fp(row: dict) -> dict:
+    """False positives over the goal's class: innocents sharing stock phrasing (the writers'
+    boilerplate and ordinary rows; every innocent of a set without writers' classes)."""
+    by = row.get("fp_by_kind")
+    if not by:
+        return {"flagged": row["fp"]["flagged"], "total": row["fp"]["total"]}
+    stock = [by[k] for k in ("boilerplate", "ordinary") if k in by]
+    return {"flagged": sum(x["flagged"] for x in stock), "total": sum(x["total"] for x in stock)}
+
+
+def goals_met(counts: dict) -> dict:
+    """``counts``: per level {"caught", "total"}, and "fp": {"flagged", "total"} over stock phrasing."""
+    return ({lv: counts[lv]["caught"] >= GOALS[lv] * counts[lv]["total"] for lv in LEVELS}
+            | {"fp": counts["fp"]["flagged"] <= GOALS["fp"] * counts["fp"]["total"]})
 
 
 def evaluate(index, para: list[dict], innocent: list[dict]) -> dict:
@@ -308,15 +335,29 @@ def main() -> int:
         for fin in finals:
             allrow = res_set[fin]["all"]
             key = set_name if fin == "13-gram + similarity" else f"{set_name} (+ embedding)"
-            met[key] = {lv: allrow[lv]["recall"] >= GOALS[lv] for lv in LEVELS} | {"fp": allrow["fp"]["rate"] <= GOALS["fp"]}
-            print(f"goals ({key}, all rows): " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in met[key].items())
-                  + (f"; false positives: {', '.join(allrow['fp']['ids'])}" if allrow["fp"]["ids"] else ""))
+            met[key] = goals_met({lv: allrow[lv] for lv in LEVELS} | {"fp": stock_fp(allrow)})
+            print(f"goals ({key}, all rows; fp over stock phrasing): " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in met[key].items())
+                  + (f"; flagged innocents: {', '.join(allrow['fp']['ids'])}" if allrow["fp"]["ids"] else ""))
             if allrow.get("fp_by_kind"):
                 by = allrow["fp_by_kind"]
                 stock = [by[k] for k in ("boilerplate", "ordinary") if k in by]
                 flagged, total = sum(x["flagged"] for x in stock), sum(x["total"] for x in stock)
                 print("  false positives by the writers' class: " + ", ".join(f"{k} {v['flagged']}/{v['total']}" for k, v in by.items())
                       + f"; stock phrasing (boilerplate + ordinary) {flagged}/{total} ({100 * flagged / max(1, total):.1f}%)")
+    shipped = None
+    unseen = [g for g in SHIPPED_UNSEEN if g in results]
+    if unseen:
+        fin = finals[-1]
+        pooled = {lv: {k: sum(results[g][fin]["all"][lv][k] for g in unseen) for k in ("caught", "total")} for lv in LEVELS}
+        pooled["fp"] = {k: sum(stock_fp(results[g][fin]["all"])[k] for g in unseen) for k in ("flagged", "total")}
+        near = [results[g][fin]["all"].get("fp_by_kind", {}).get("near-topic", {"flagged": 0, "total": 0}) for g in unseen]
+        pooled["near-topic"] = {k: sum(x[k] for x in near) for k in ("flagged", "total")}
+        shipped = {"groups": unseen, "method": fin, "counts": pooled, "goals_met": goals_met(pooled)}
+        print(f"\nthe shipped code on the {len(unseen)} groups it never saw ({', '.join(unseen)}), {fin}: "
+              + ", ".join(f"{lv} {pooled[lv]['caught']}/{pooled[lv]['total']} ({100 * pooled[lv]['caught'] / max(1, pooled[lv]['total']):.1f}%)" for lv in LEVELS)
+              + f", stock-phrasing false positives {pooled['fp']['flagged']}/{pooled['fp']['total']} ({100 * pooled['fp']['flagged'] / max(1, pooled['fp']['total']):.1f}%)"
+              + f", near-topic flagged {pooled['near-topic']['flagged']}/{pooled['near-topic']['total']}")
+        print("goals on them: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in shipped["goals_met"].items()))
     rows = [p for para, innocent in sets.values() for p in para + innocent]
     t0 = time.perf_counter()
     for p in rows:
@@ -345,7 +386,7 @@ def main() -> int:
             print(f"AIME leave-one-out, {name}: {len(flagged)}/60 AIME problems flagged against the other benchmark problems")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"threshold": args.threshold, "embed_model": args.embed_model,
-                                          "embed_threshold": args.embed_threshold if args.embed_model else None, "results": results, "goals": GOALS, "goals_met": met,
+                                          "embed_threshold": args.embed_threshold if args.embed_model else None, "results": results, "goals": GOALS, "goals_met": met, "shipped_code_unseen_groups": shipped,
                                           "aime_leave_one_out": loo,
                                           "index_build_s": round(build_s, 2), "ms_per_row": round(per_row_ms, 3)}, indent=2) + "\n")
     return 0

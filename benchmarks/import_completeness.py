@@ -106,6 +106,7 @@ def main() -> int:
         "  heuristic: final step": how.count("final step"),
         f"answer short (<={SHORT} chars)": sum(short),
         "problem+solution+answer split": sum(split),
+        "  ... of the examples that state a problem": sum(split),
         "  ... with an explicit answer": sum(s and h in EXPLICIT for s, h in zip(split, how)),
         "  ... with an explicit or short answer": sum(s and (h in EXPLICIT or sh) for s, h, sh in zip(split, how, short)),
         "literal \\n left": sum(bool(re.search(r"\\n(?!eq|u\b|ot|abla|eg|i\b|ewline|onumber)", s)) for s in texts),
@@ -144,9 +145,13 @@ def main() -> int:
         if {v["id"] for v in hc["verdicts"]} != sample_ids:
             hand["warning"] = "the verdicts are not for the current random sample (run --show-sample)"
 
+    stating = sum(has_p)  # the other examples hold no problem statement to split out (ids below)
     print(f"{'measure':40s} {'count':>6s} {'share':>7s}")
     for k, v in rows.items():
-        print(f"{k:40s} {v:6d} {100 * v / max(1, n):6.1f}%")
+        of = stating if "state a problem" in k else n
+        print(f"{k:40s} {v:6d} {100 * v / max(1, of):6.1f}%" + (f" of {of}" if of != n else ""))
+    no_problem = [t["id"] for t, p in zip(res.templates, has_p) if not p]
+    print(f"{len(no_problem)} examples state no problem (the source gives only an analysis): {', '.join(no_problem)}")
     print("answer length (chars): " + "; ".join(f"{k}: " + ", ".join(f"{a} {b}" for a, b in d.items()) for k, d in lengths.items()))
     if hand:
         print(f"hand check: {hand['ok']}/{hand['judged']} answers usable ({hand['heuristic ok']}/{hand['heuristic judged']} of the heuristic ones)"
@@ -159,7 +164,8 @@ def main() -> int:
               + (f"; stale: {len(fs['stale'])}" if fs["stale"] else "") + (f"; {hand['fresh warning']}" if "fresh warning" in hand else ""))
     print("warnings by kind: " + "; ".join(f"{k}: {v}" for k, v in summary.items()))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    out = {"file": Path(args.file).name, "rows": rows, "answer_length": lengths, "hand_check": hand,
+    out = {"file": Path(args.file).name, "rows": rows, "examples stating a problem": stating,
+           "examples stating no problem": no_problem, "answer_length": lengths, "hand_check": hand,
            "hand_check_verdicts": json.loads(HANDCHECK.read_text(encoding="utf-8")) if HANDCHECK.is_file() else {},
            "warnings": summary}
     Path(args.out).write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
