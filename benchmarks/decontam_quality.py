@@ -340,8 +340,8 @@ def main() -> int:
                   + (f"; flagged innocents: {', '.join(allrow['fp']['ids'])}" if allrow["fp"]["ids"] else ""))
             if allrow.get("fp_by_kind"):
                 by = allrow["fp_by_kind"]
-                stock = [by[k] for k in ("boilerplate", "ordinary") if k in by]
-                flagged, total = sum(x["flagged"] for x in stock), sum(x["total"] for x in stock)
+                stock = stock_fp(allrow)
+                flagged, total = stock["flagged"], stock["total"]
                 print("  false positives by the writers' class: " + ", ".join(f"{k} {v['flagged']}/{v['total']}" for k, v in by.items())
                       + f"; stock phrasing (boilerplate + ordinary) {flagged}/{total} ({100 * flagged / max(1, total):.1f}%)")
     shipped = None

@@ -106,7 +106,6 @@ def main() -> int:
         "  heuristic: final step": how.count("final step"),
         f"answer short (<={SHORT} chars)": sum(short),
         "problem+solution+answer split": sum(split),
-        "  ... of the examples that state a problem": sum(split),
         "  ... with an explicit answer": sum(s and h in EXPLICIT for s, h in zip(split, how)),
         "  ... with an explicit or short answer": sum(s and (h in EXPLICIT or sh) for s, h, sh in zip(split, how, short)),
         "literal \\n left": sum(bool(re.search(r"\\n(?!eq|u\b|ot|abla|eg|i\b|ewline|onumber)", s)) for s in texts),
@@ -145,11 +144,12 @@ def main() -> int:
         if {v["id"] for v in hc["verdicts"]} != sample_ids:
             hand["warning"] = "the verdicts are not for the current random sample (run --show-sample)"
 
-    stating = sum(has_p)  # the other examples hold no problem statement to split out (ids below)
     print(f"{'measure':40s} {'count':>6s} {'share':>7s}")
     for k, v in rows.items():
-        of = stating if "state a problem" in k else n
-        print(f"{k:40s} {v:6d} {100 * v / max(1, of):6.1f}%" + (f" of {of}" if of != n else ""))
+        print(f"{k:40s} {v:6d} {100 * v / max(1, n):6.1f}%")
+    stating = sum(has_p)  # the other examples hold no problem statement to split out (ids below)
+    print(f"problem+solution+answer split, of the {stating} examples that state a problem: "
+          f"{sum(split)} ({100 * sum(split) / max(1, stating):.1f}%)")
     no_problem = [t["id"] for t, p in zip(res.templates, has_p) if not p]
     print(f"{len(no_problem)} examples state no problem (the source gives only an analysis): {', '.join(no_problem)}")
     print("answer length (chars): " + "; ".join(f"{k}: " + ", ".join(f"{a} {b}" for a, b in d.items()) for k, d in lengths.items()))
@@ -165,6 +165,7 @@ def main() -> int:
     print("warnings by kind: " + "; ".join(f"{k}: {v}" for k, v in summary.items()))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     out = {"file": Path(args.file).name, "rows": rows, "examples stating a problem": stating,
+           "split, of the examples stating a problem": sum(split),
            "examples stating no problem": no_problem, "answer_length": lengths, "hand_check": hand,
            "hand_check_verdicts": json.loads(HANDCHECK.read_text(encoding="utf-8")) if HANDCHECK.is_file() else {},
            "warnings": summary}
