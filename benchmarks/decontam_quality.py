@@ -5,7 +5,7 @@ share stock phrasing (AIME "m/n relatively prime, find m+n", "remainder when div
 "express your answer as a common fraction", ...). Goal: >= 90% light and moderate, >= 50% heavy,
 <= 2% false positives.
 
-Thirty-five groups of sets, reported separately (each later group on benchmark problems no earlier
+Forty groups of sets, reported separately (each later group on benchmark problems no earlier
 one used, but the last twenty, from ``blind_24to27``):
 - "original" (tests/data/decontam_{paraphrases,innocent}.jsonl, split tune / holdout: the first-round
   thresholds were tuned looking at the tune half only);
@@ -98,12 +98,22 @@ one used, but the last twenty, from ``blind_24to27``):
 - "blind_139to146", "blind_147to154", "blind_155to162" (``_139`` to ``_162``: twenty-four more writers
   after the twenty-fifth round, eight per group, each group on 88 problems drawn again from those not
   in the sixteen sets before it; neither fitted on nor looked at, and measured once each on the
-  twenty-fifth round, unchanged: with ``_131`` to ``_138``, the groups in ``SHIPPED_UNSEEN``).
+  twenty-fifth round, unchanged; then fitted on for the twenty-sixth);
+- "blind_163to170", "blind_171to178", "blind_179to186", "blind_187to194" (``_163`` to ``_194``: thirty-two
+  more writers, eight per group, each group on 88 problems drawn again from those not in the sixteen
+  sets before it, from a brief re-written from the earlier one's description (the same levels, kinds and
+  counts; the earlier brief's text was lost); measured once each on the twenty-fifth round, unchanged
+  (``_163`` and ``_171`` also on its trees refitted on the groups up to ``_162``, and ``_179`` and
+  ``_187`` on a variant with four more features; neither was kept), and the misses of ``_163`` to
+  ``_178`` looked at; then fitted on for the twenty-sixth);
+- "blind_195to202" (``_195`` to ``_202``: eight more writers on the same brief, written before the
+  twenty-sixth round's settings were chosen, neither fitted on nor looked at, and measured once on
+  the twenty-sixth round: the group in ``SHIPPED_UNSEEN``).
 The goal's false-positive rate is taken over the issue's class, innocent problems sharing stock
 phrasing (boilerplate and ordinary; all innocents of the sets without writers' classes); near-topic
 variants are reported beside it, not in it.
 A paraphrase counts as caught only if it is matched to its own benchmark problem. The innocent rows
-of the ``_c`` to ``_z``, ``_1`` to ``_162`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
+of the ``_c`` to ``_z``, ``_1`` to ``_202`` and ``_a`` sets carry their writer's class (``kind``): "boilerplate" and "ordinary" (the
 issue's class: competition problems sharing stock phrasing) and "near-topic" (same setting as a
 named benchmark problem with other data or another question; some keep most of its wording), and
 false positives are also reported per class. Needs the
@@ -189,10 +199,13 @@ SETS = {"original": ([PARAPHRASES], [INNOCENT]), "fresh_b": ([PARAPHRASES_B], [I
         "blind_99to106": _pair([str(n) for n in range(99, 107)]), "blind_107to114": _pair([str(n) for n in range(107, 115)]),
         "blind_115to122": _pair([str(n) for n in range(115, 123)]), "blind_123to130": _pair([str(n) for n in range(123, 131)]),
         "blind_131to138": _pair([str(n) for n in range(131, 139)]), "blind_139to146": _pair([str(n) for n in range(139, 147)]),
-        "blind_147to154": _pair([str(n) for n in range(147, 155)]), "blind_155to162": _pair([str(n) for n in range(155, 163)])}
-# The groups the shipped trees (fitted on the groups up to _130) never saw before measuring each once;
-# pooled, they are the honest figure for the code as it ships.
-SHIPPED_UNSEEN = ("blind_131to138", "blind_139to146", "blind_147to154", "blind_155to162")
+        "blind_147to154": _pair([str(n) for n in range(147, 155)]), "blind_155to162": _pair([str(n) for n in range(155, 163)]),
+        "blind_163to170": _pair([str(n) for n in range(163, 171)]), "blind_171to178": _pair([str(n) for n in range(171, 179)]),
+        "blind_179to186": _pair([str(n) for n in range(179, 187)]), "blind_187to194": _pair([str(n) for n in range(187, 195)]),
+        "blind_195to202": _pair([str(n) for n in range(195, 203)])}
+# The groups the shipped trees (round 26: fitted on the groups up to _194) never saw before measuring each
+# once; pooled, they are the honest figure for the code as it ships.
+SHIPPED_UNSEEN = ("blind_195to202",)
 RESULTS = Path(__file__).parent / "results" / "decontam_quality.json"
 LEVELS = ("light", "moderate", "heavy")
 EMB = "13-gram + sim. + embed."
@@ -353,7 +366,7 @@ def main() -> int:
         near = [results[g][fin]["all"].get("fp_by_kind", {}).get("near-topic", {"flagged": 0, "total": 0}) for g in unseen]
         pooled["near-topic"] = {k: sum(x[k] for x in near) for k in ("flagged", "total")}
         shipped = {"groups": unseen, "method": fin, "counts": pooled, "goals_met": goals_met(pooled)}
-        print(f"\nthe shipped code on the {len(unseen)} groups it never saw ({', '.join(unseen)}), {fin}: "
+        print(f"\nthe shipped code on the {len(unseen)} group{'s' if len(unseen) > 1 else ''} it never saw ({', '.join(unseen)}), {fin}: "
               + ", ".join(f"{lv} {pooled[lv]['caught']}/{pooled[lv]['total']} ({100 * pooled[lv]['caught'] / max(1, pooled[lv]['total']):.1f}%)" for lv in LEVELS)
               + f", stock-phrasing false positives {pooled['fp']['flagged']}/{pooled['fp']['total']} ({100 * pooled['fp']['flagged'] / max(1, pooled['fp']['total']):.1f}%)"
               + f", near-topic flagged {pooled['near-topic']['flagged']}/{pooled['near-topic']['total']}")

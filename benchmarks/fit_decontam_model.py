@@ -14,12 +14,11 @@ table counts, per class, what the rules alone catch or flag and what the judged 
 (paraphrase levels: caught with the right benchmark problem; stock phrasing = boilerplate + ordinary
 innocents and near-topic innocents: flagged). The rules were built on most of these groups, so their
 own column is optimistic; the trees' column is honest about the trees only. Groups in ``--hold-out``
-(default: ``decontam_quality.SHIPPED_UNSEEN``, ``blind_131to138`` to ``blind_155to162``: the shipped
-trees were fitted without them, the first written after the fit and the rest after that, each kept
-for its one honest measurement; so a run on the defaults refits the shipped trees) are neither
-fitted on nor reported.
+(default: ``decontam_quality.SHIPPED_UNSEEN``, ``blind_195to202``: the shipped trees were fitted
+without it, and it was kept for its one honest measurement; so a run on the defaults refits the
+shipped trees) are neither fitted on nor reported.
 
-    .venv/bin/python benchmarks/fit_decontam_model.py [--data-dir ../shared/benchdata] [--hold-out blind_131to138,...]
+    .venv/bin/python benchmarks/fit_decontam_model.py [--data-dir ../shared/benchdata] [--hold-out blind_195to202,...]
         [--veto 0.2] [--p 0.8] [--out-model reasonflux/synth/decontam_model.json]
 """
 

@@ -688,7 +688,8 @@ def test_data_clean_names_its_stages(tmp_path, data_dir):
 BLIND_UNUSED = [*"cdefghijklmnopqrstuvwxyz123456789a", *map(str, range(10, 24))]
 BLIND_DRAWN = [*map(str, range(24, 75))]  # drawn from problems not in the sets since _24
 BLIND_AGAIN = [[*map(str, range(a, b))] for a, b in ((75, 83), (83, 91), (91, 99), (99, 107), (107, 115), (115, 123), (123, 131), (131, 139),
-                                                        (139, 147), (147, 155), (155, 163))]  # every problem used once:
+                                                        (139, 147), (147, 155), (155, 163), (163, 171), (171, 179),
+                                                        (179, 187), (187, 195), (195, 203))]  # every problem used once:
 # drawn again, per group
 BLIND = [*BLIND_UNUSED, *BLIND_DRAWN, *(x for group in BLIND_AGAIN for x in group)]
 
@@ -713,10 +714,10 @@ def test_blind_sets_are_whole_and_free_of_gpqa(data_dir):
 
 
 def test_blind_sets_with_the_default_stages(data_dir):
-    """The product's default (exact + similarity + embedding with the packaged model) on the 187
-    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 187 sets
-    with the twenty-fifth round's rules and trees: light 2036/2057, moderate 1944/2057, heavy
-    1730/2057, false positives on stock-phrasing innocents 28/6350, on near-topic innocents 754/4870;
+    """The product's default (exact + similarity + embedding with the packaged model) on the 227
+    blind sets. Floors below the measured figures (benchmarks/decontam_quality.py, over the 227 sets
+    with the twenty-sixth round's rules and trees: light 2484/2497, moderate 2390/2497, heavy
+    2094/2497, false positives on stock-phrasing innocents 33/7710, on near-topic innocents 882/5910;
     measured once on rules built without them: _24 to _27 44/44, 36/44, 23/44, 5/136, 35/104; _28 to
     _31 43/44, 42/44, 33/44, 3/136, 22/104; _32 to _35 44/44, 39/44, 27/44, 0/136, 33/104; _36 to _39
     44/44, 35/44, 35/44, 1/136, 22/104; _40 to _43 44/44, 38/44, 30/44, 3/136, 27/104; _44 to _51
@@ -728,9 +729,11 @@ def test_blind_sets_with_the_default_stages(data_dir):
     56/208; _123 to _130 (the twenty-fourth round) 87/88, 77/88, 79/88, 3/272, 40/208; _131 to _138 (the
     twenty-fifth round) 86/88, 81/88, 79/88, 2/272, 34/208; on the same round, unchanged: _139 to _146
     87/88, 81/88, 76/88, 1/272, 49/208; _147 to _154 86/88, 80/88, 77/88, 0/272, 19/208; _155 to _162
-    87/88, 81/88, 82/88, 1/272, 32/208), so a regression fails. The issue's goals are asserted on the
-    four groups the shipped trees never saw (_131 to _162: light 346/352, moderate 323/352, heavy
-    314/352, stock phrasing 4/1088); over all the groups measured once, each on its own round, the
+    87/88, 81/88, 82/88, 1/272, 32/208; _163 to _170 87/88, 79/88, 63/88, 1/272, 31/208; _171 to _178
+    88/88, 80/88, 75/88, 0/272, 33/208; _179 to _186 88/88, 80/88, 59/88, 3/272, 27/208; _187 to _194
+    88/88, 77/88, 57/88, 1/272, 39/208; _195 to _202 (the twenty-sixth round) 88/88, 84/88, 69/88,
+    1/272, 22/208), so a regression fails. The issue's goals are asserted on the group the shipped
+    trees never saw (_195 to _202); over all the groups measured once, each on its own round, the
     moderate goal is missed (older rounds' misses)."""
     model = _embedding_model()
     idx = _Memo(build_index(benchmark_items(str(data_dir)), embed_model=model))
@@ -740,11 +743,11 @@ def test_blind_sets_with_the_default_stages(data_dir):
     kinds = {p["id"]: p["kind"] for p in innocent}
     stock = [i for i in fp if kinds[i] != "near-topic"]
     n_stock = sum(k != "near-topic" for k in kinds.values())
-    assert recall["light"] >= 0.97 and recall["moderate"] >= 0.93 and recall["heavy"] >= 0.81, recall
-    assert len(stock) / n_stock <= 0.01, stock
-    assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.18, fp
-    unseen = {x for group in BLIND_AGAIN[-4:] for x in group}  # decontam_quality.SHIPPED_UNSEEN
-    assert unseen == {str(n) for n in range(131, 163)}
+    assert recall["light"] >= 0.98 and recall["moderate"] >= 0.945 and recall["heavy"] >= 0.82, recall
+    assert len(stock) / n_stock <= 0.008, stock
+    assert (len(fp) - len(stock)) / (len(innocent) - n_stock) <= 0.165, fp
+    unseen = set(BLIND_AGAIN[-1])  # decontam_quality.SHIPPED_UNSEEN
+    assert unseen == {str(n) for n in range(195, 203)}
     goal_para = [p for p in para if p["id"].split("-")[1] in unseen]
     goal_innocent = [p for p in innocent if p["id"].split("-")[1] in unseen and p["kind"] != "near-topic"]
     recall, fp = _recall_and_fp(idx, goal_para, goal_innocent)
@@ -1061,8 +1064,9 @@ def test_the_trees_judge_what_the_rules_propose(data_dir):
     sharing two coefficients with a benchmark polynomial ("2x^2 - 9x + 14" against "x^4 + 5x^3 + 9x^2 -
     x - 14") got 0.66 from the twenty-third round's trees (flagged when they matched from 0.5, not from
     LEARNED_P, 0.8), under 0.1 from the twenty-fourth's, which also weigh the parts of the similarity
-    score, and 0.69 from the twenty-fifth's, which also weigh the order of the wording (it keeps the
-    polynomial's 9 and 14 in their order): not flagged, with less margin."""
+    score, 0.69 from the twenty-fifth's, which also weigh the order of the wording (it keeps the
+    polynomial's 9 and 14 in their order), and 0.08 from the twenty-sixth's, refitted on eight more groups
+    (LEARNED_P 0.65): not flagged."""
     from reasonflux.synth import decontam
 
     idx = build_index(benchmark_items(str(data_dir)), embed_model=_embedding_model())
@@ -1074,8 +1078,8 @@ def test_the_trees_judge_what_the_rules_propose(data_dir):
     known = "Find the sum of the roots of $2x^2 - 9x + 14 = 0$. Express your answer as a common fraction."
     assert idx._propose(known) is None and idx.find(known) is None
     (i, _, p), *_ = idx.embedding.candidates(known, idx.similarity)
-    # under 0.1 from the twenty-fourth round's trees, 0.69 from the twenty-fifth's: still under LEARNED_P
-    assert idx.embedding.keys[i][1] == "test/intermediate_algebra/1102.json" and p < 0.75 < decontam.LEARNED_P
+    # under 0.1 from the twenty-fourth round's trees, 0.69 from the twenty-fifth's, 0.08 from the twenty-sixth's
+    assert idx.embedding.keys[i][1] == "test/intermediate_algebra/1102.json" and p < 0.3 < decontam.LEARNED_P
 
 
 def test_learned_features_carry_the_parts_of_the_similarity_score():
@@ -1140,15 +1144,15 @@ def test_learned_features_carry_the_order_and_surface_of_the_wording():
 
 
 def test_the_shipped_trees_and_turning_them_off(monkeypatch, tmp_path):
-    """The shipped model weighs LEARNED_FEATURES and was fitted on the groups up to blind_123to130, with
-    blind_131to138 held out; an empty LEARNED_MODEL turns the judge off; a model for other features is
+    """The shipped model weighs LEARNED_FEATURES and was fitted on the groups up to blind_187to194, with
+    blind_195to202 held out; an empty LEARNED_MODEL turns the judge off; a model for other features is
     refused by name."""
     from reasonflux.synth import decontam
     from reasonflux.synth.trees import Trees
 
     trees = decontam.learned_model()
     assert trees.features == list(decontam.LEARNED_FEATURES) and len(trees.trees) == 200
-    assert trees.meta["held_out"] == ["blind_131to138"] and "blind_123to130" in trees.meta["groups"]
+    assert trees.meta["held_out"] == ["blind_195to202"] and "blind_187to194" in trees.meta["groups"]
     base = {k: 0.0 for k in decontam.LEARNED_FEATURES}
     copy = base | {"cos": 0.9, "margin": 0.3, "s": 0.6, "keeps": 1.0, "setrec": 1.0, "cntrec": 1.0, "prec": 1.0, "agree": 1.0,
                    "pairs": 0.8, "nb": 1.6, "nrow": 1.6}
