@@ -102,7 +102,10 @@ one used, but the last twenty, from ``blind_24to27``):
 - "blind_163to170", "blind_171to178", "blind_179to186", "blind_187to194" (``_163`` to ``_194``: thirty-two
   more writers, eight per group, each group on 88 problems drawn again from those not in the sixteen
   sets before it, from a brief re-written from the earlier one's description (the same levels, kinds and
-  counts; the earlier brief's text was lost); measured once each on the twenty-fifth round, unchanged
+  counts; the earlier brief's text was lost; this one is ``blind_brief.md`` beside this file, SET standing
+  for the set's number; each group's 88 targets are ``random.Random(seed).sample`` of
+  ``benchmark_items(data, ("math500", "aime24", "aime25"))`` less the benchmark ids of the sixteen sets
+  before it, seeds 37 to 41, eleven per set in order); measured once each on the twenty-fifth round, unchanged
   (``_163`` and ``_171`` also on its trees refitted on the groups up to ``_162``, and ``_179`` and
   ``_187`` on a variant with four more features; neither was kept), and the misses of ``_163`` to
   ``_178`` looked at; then fitted on for the twenty-sixth);
