@@ -19,7 +19,7 @@ without it, and it was kept for its one honest measurement; so a run on the defa
 shipped trees) are neither fitted on nor reported.
 
     .venv/bin/python benchmarks/fit_decontam_model.py [--data-dir ../shared/benchdata] [--hold-out blind_195to202,...]
-        [--veto 0.2] [--p 0.8] [--out-model reasonflux/synth/decontam_model.json]
+        [--veto 0.3] [--p 0.65] [--out-model reasonflux/synth/decontam_model.json]
 """
 
 from __future__ import annotations
