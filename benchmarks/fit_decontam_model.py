@@ -16,10 +16,11 @@ innocents and near-topic innocents: flagged). The rules were built on most of th
 own column is optimistic; the trees' column is honest about the trees only. Groups in ``--hold-out``
 (default: ``decontam_quality.SHIPPED_UNSEEN``, ``blind_195to202``: the shipped trees were fitted
 without it, and it was kept for its one honest measurement; so a run on the defaults refits the
-shipped trees) are neither fitted on nor reported.
+shipped trees) are neither fitted on nor reported. The same leave-one-group-out probabilities are also
+judged at the match probabilities of ``--compare-p`` (how ``LEARNED_P`` is chosen).
 
     .venv/bin/python benchmarks/fit_decontam_model.py [--data-dir ../shared/benchdata] [--hold-out blind_195to202,...]
-        [--veto 0.3] [--p 0.65] [--out-model reasonflux/synth/decontam_model.json]
+        [--veto 0.3] [--p 0.65] [--compare-p 0.8,0.6,0.5] [--out-model reasonflux/synth/decontam_model.json]
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def main() -> int:
     ap.add_argument("--veto", type=float, default=D.VETO_P, help="probability under which a proposal of the rules is dropped")
     ap.add_argument("--p", type=float, default=D.LEARNED_P, help="probability from which the likeliest neighbour matches")
     ap.add_argument("--out-model", default=str(Path(D.LEARNED_MODEL)), help="where the trees fitted on all groups go")
+    ap.add_argument("--compare-p", default="0.8,0.6,0.5",
+                    help="other match probabilities to judge the same leave-one-group-out probabilities at (comma-separated)")
     args = ap.parse_args()
     inputs = fit_inputs(args)
     if inputs is None:
@@ -130,9 +133,11 @@ def main() -> int:
     total = Counter(r["class"] for r in rows)
     rules = tally(rows, lambda k, r: r["proposal"])
     judge = tally(rows, lambda k, r: judged(r, probs[k], args.veto, args.p))
+    others = {q: tally(rows, lambda k, r, q=q: judged(r, probs[k], args.veto, q))
+              for q in (float(x) for x in args.compare_p.split(",") if x.strip()) if q != args.p}
     print(f"\nleave-one-group-out, veto under {args.veto}, match from {args.p}:")
     print(f"{'':24s}" + " ".join(f"{c:>16s}" for c in CLASSES))
-    for name, got in (("rules alone", rules), ("rules judged by trees", judge)):
+    for name, got in (("rules alone", rules), ("rules judged by trees", judge), *((f"  matching from {q}", g) for q, g in others.items())):
         print(f"{name:24s}" + " ".join(f"{f'{got[c]}/{total[c]} {100 * got[c] / max(1, total[c]):.1f}%':>16s}" for c in CLASSES))
     trees = fit(X, Y, list(D.LEARNED_FEATURES), **SETTINGS)
     trees.meta.update({"groups": groups, "held_out": sorted(held), "fitted_by": "benchmarks/fit_decontam_model.py"})
@@ -142,7 +147,8 @@ def main() -> int:
     Path(args.out).write_text(json.dumps({
         "held_out": sorted(held), "veto": args.veto, "p": args.p, "rows": len(rows), "groups": groups, "settings": SETTINGS,
         "totals": {c: total[c] for c in CLASSES},
-        "leave_one_group_out": {"rules_alone": {c: rules[c] for c in CLASSES}, "judged": {c: judge[c] for c in CLASSES}}},
+        "leave_one_group_out": {"rules_alone": {c: rules[c] for c in CLASSES}, "judged": {c: judge[c] for c in CLASSES},
+                                "judged_matching_from": {str(q): {c: g[c] for c in CLASSES} for q, g in others.items()}}},
         indent=2) + "\n")
     return 0
 
